@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/enricher/enricher/config"
+)
+
+// newFlagSet returns a flag set that reports errors on stderr and does not
+// exit, with the -config flag every config-reading command takes.
+func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("enricher "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "HCL configuration file (default $ENRICHER_CONFIG, then ./enricher.hcl, then built-in defaults)")
+	return fs, path
+}
+
+// loadConfig resolves -config and loads it, printing every diagnostic as
+// FILE:LINE:COL: message on stderr.
+func loadConfig(flagPath string, stderr io.Writer) (*config.Config, bool) {
+	path := config.ResolvePath(flagPath, os.LookupEnv, fileExists)
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		var diags config.Diagnostics
+		if errors.As(err, &diags) {
+			for _, d := range diags {
+				fmt.Fprintln(stderr, d.String())
+			}
+		} else {
+			fmt.Fprintf(stderr, "enricher: %v\n", err)
+		}
+		return nil, false
+	}
+	return cfg, true
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// cmdValidate checks the configuration: exit 0 valid, 2 invalid. What is
+// missing to call the real API is printed as warnings.
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlagSet("validate", stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	name := cfg.File
+	if name == "" {
+		name = "(built-in defaults)"
+	}
+	for _, p := range cfg.CredentialProblems() {
+		fmt.Fprintf(stderr, "%s: warning: %s (enricher run refuses to start without it)\n", name, p)
+	}
+	fmt.Fprintf(stdout, "%s: configuration is valid\n", name)
+	return exitOK
+}
+
+// splitComma splits a comma-separated flag value.
+func splitComma(s string) []string { return strings.Split(s, ",") }

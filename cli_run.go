@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/enricher/enricher/config"
+	"github.com/enricher/enricher/worker"
+)
+
+// newLogger builds the zerolog logger of the log block: JSON lines or
+// console text on w.
+func newLogger(level, format string, w io.Writer) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// cmdRun runs one worker until SIGINT or SIGTERM.
+func cmdRun(args []string, stderr io.Writer) int {
+	fs, path := newFlagSet("run", stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
+	if problems := cfg.CredentialProblems(); len(problems) > 0 {
+		for _, p := range problems {
+			log.Error().Str("config", cfg.File).Msg(p)
+		}
+		log.Error().Msg("configuration error: cannot call the Defender API; exiting")
+		return exitUsage
+	}
+	log.Info().Str("version", version).Interface("config", cfg.Redacted()).Msg("enricher starting")
+	if cfg.Defender.AllowInsecureHTTP {
+		log.Warn().Msg("defender.allow_insecure_http is on: the API and token URLs may be plain http to a non-loopback host; use it for the simulator only")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return runWorker(ctx, cfg, log)
+}
+
+// runWorker starts the ops listener and the runtime, and runs until ctx
+// ends. It returns the exit code.
+func runWorker(ctx context.Context, cfg *config.Config, log zerolog.Logger) int {
+	metrics := worker.NewMetrics()
+	var rt atomic.Pointer[worker.Runtime]
+	ready := func() bool { r := rt.Load(); return r != nil && r.Worker().Ready() }
+	var ops *http.Server
+	if cfg.HTTP.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			log.Error().Err(err).Str("listen", cfg.HTTP.Listen).Msg("cannot listen for /metrics, /healthz and /readyz (port in use?); exiting")
+			return exitFatal
+		}
+		ops = &http.Server{Handler: worker.OpsHandler(metrics, ready), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = ops.Serve(ln) }()
+		log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = ops.Shutdown(sctx)
+		}()
+	}
+	r, err := worker.StartRuntime(ctx, worker.RuntimeOptions{Config: cfg, Logger: log, Observer: metrics})
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info().Err(err).Msg("stopped by a signal during start-up")
+			return exitOK
+		}
+		log.Error().Err(err).Msg(startupFailure(err))
+		return exitFatal
+	}
+	rt.Store(r)
+	log.Info().Msg("worker running; SIGINT or SIGTERM drains and stops it")
+	if err := r.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("worker stopped with an error")
+		return exitFatal
+	}
+	log.Info().Msg("drained; bye")
+	return exitOK
+}
+
+func startupFailure(err error) string {
+	switch {
+	case errors.Is(err, worker.ErrListen):
+		return "fatal start-up error: the embedded NATS server cannot listen (port in use?)"
+	case errors.Is(err, worker.ErrNATSRefused):
+		return "fatal start-up error: NATS refused the credentials or the TLS handshake"
+	case errors.Is(err, worker.ErrResources):
+		return "fatal start-up error: the NATS resources are missing or different"
+	default:
+		return fmt.Sprintf("fatal start-up error (%s)", os.Args[0])
+	}
+}

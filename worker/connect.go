@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/enricher/enricher/config"
+)
+
+// ErrNATSRefused is wrapped when NATS refuses the credentials or the TLS
+// handshake: retrying will not help, so start-up fails.
+var ErrNATSRefused = errors.New("nats refused the connection")
+
+// ConnectOptions builds the nats.go options for cfg: authentication, TLS,
+// endless reconnects, and handlers that log connection changes.
+func ConnectOptions(cfg config.NATS, name string, log zerolog.Logger) []nats.Option {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(3),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Msg("nats disconnected; reconnecting")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats reconnected")
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn().Err(err).Msg("nats async error")
+		}),
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NkeyFile != "" {
+		if o, err := nats.NkeyOptionFromSeed(cfg.NkeyFile); err == nil {
+			opts = append(opts, o)
+		} else {
+			opts = append(opts, func(*nats.Options) error {
+				return fmt.Errorf("%w: nkey_file %s: %w", ErrNATSRefused, cfg.NkeyFile, err)
+			})
+		}
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.TLS.CAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLS.CAFile))
+	}
+	if cfg.TLS.CertFile != "" || cfg.TLS.KeyFile != "" {
+		opts = append(opts, nats.ClientCert(cfg.TLS.CertFile, cfg.TLS.KeyFile))
+	}
+	return opts
+}
+
+// Connect connects to url (a comma-separated list for a cluster). It waits
+// for an unreachable server, retrying until ctx is done, but fails at once
+// with ErrNATSRefused when the server refuses the credentials or TLS.
+func Connect(ctx context.Context, url string, opts []nats.Option, log zerolog.Logger) (*nats.Conn, error) {
+	delay := 200 * time.Millisecond
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if refused(err) {
+			return nil, fmt.Errorf("%w: %w", ErrNATSRefused, err)
+		}
+		log.Warn().Err(err).Str("url", redactURL(url)).Dur("retry_in", delay).Msg("nats not reachable; retrying")
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to nats: %w (last error: %w)", ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func refused(err error) bool {
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired) ||
+		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) ||
+		errors.Is(err, nats.ErrNkeysNotSupported) || errors.Is(err, ErrNATSRefused) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"authorization", "authentication", "tls", "x509", "certificate", "no such file", "user credentials", "nkey"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL removes user information from a (list of) NATS URLs.
+func redactURL(url string) string {
+	parts := strings.Split(url, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			scheme := ""
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				scheme = p[:s+3]
+			}
+			parts[i] = scheme + "[redacted]@" + p[at+1:]
+		}
+	}
+	return strings.Join(parts, ",")
+}

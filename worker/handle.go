@@ -1,0 +1,174 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/enricher/enricher/enrich"
+	"github.com/enricher/enricher/schemas"
+)
+
+// Dead-letter classes (Enricher-Error-Class).
+const (
+	ClassInvalidInput     = "invalid_input"
+	ClassAPIRejected      = "api_rejected"
+	ClassRetriesExhausted = "retries_exhausted"
+)
+
+// delivery is one message being handled, with what is known about it.
+type delivery struct {
+	msg     jetstream.Msg
+	meta    *jetstream.MsgMetadata
+	alertID string // set once parsed
+}
+
+// outcome is what the walk decided for a delivery: exactly one of an
+// output event, a dead letter, or a retry later.
+type outcome struct {
+	event     *schemas.EnrichedAlert
+	deadClass string
+	reason    string
+	retryIn   time.Duration
+	retry     bool
+}
+
+// handle walks one message top to bottom: parse, cache, (quota and) API
+// call, decide, publish, then ack. It never panics and never returns
+// without settling the message one way or another.
+func (w *Worker) handle(ctx, workCtx context.Context, msg jetstream.Msg) {
+	d := &delivery{msg: msg}
+	log := w.log.With().Str("subject", msg.Subject()).Logger()
+	meta, err := msg.Metadata()
+	if err != nil {
+		log.Error().Err(err).Msg("message without jetstream metadata; nak")
+		_ = msg.Nak()
+		return
+	}
+	d.meta = meta
+	log = log.With().Uint64("stream_seq", meta.Sequence.Stream).Uint64("delivery", meta.NumDelivered).Logger()
+	ctx = log.WithContext(ctx)
+
+	stop := heartbeat(msg, w.heartbeatEvery)
+	defer stop()
+	defer func() {
+		if p := recover(); p != nil {
+			stop()
+			w.recovered(ctx, d, p)
+		}
+	}()
+
+	var o outcome
+	if d.meta.NumDelivered > uint64(2*w.cfg.Input.MaxDeliver) {
+		o = dead(ClassRetriesExhausted, fmt.Sprintf("delivered %d times without an outcome (max_deliver %d)", d.meta.NumDelivered, w.cfg.Input.MaxDeliver))
+	} else {
+		o = w.decide(workCtx, d)
+	}
+	if d.alertID != "" {
+		ctx = zerolog.Ctx(ctx).With().Str("alert_id", d.alertID).Logger().WithContext(ctx)
+	}
+	w.settle(ctx, workCtx, d, o, stop)
+}
+
+// decide parses the input and finds its outcome.
+func (w *Worker) decide(ctx context.Context, d *delivery) outcome {
+	in, err := schemas.ParseInput(d.msg.Data())
+	if err != nil {
+		return dead(ClassInvalidInput, err.Error())
+	}
+	d.alertID = in.ID
+	now := w.now()
+	if in.Expired(now, w.cfg.Defender.MaxAlertAge) {
+		return event(schemas.NewEnriched(in, schemas.StatusExpired, nil, schemas.SourceNone, 0, now, w.id))
+	}
+	if o, ok := w.fromCache(ctx, in); ok {
+		return o
+	}
+	return w.fromAPI(ctx, d, in)
+}
+
+func (w *Worker) fromCache(ctx context.Context, in schemas.Input) (outcome, bool) {
+	if w.cache == nil {
+		return outcome{}, false
+	}
+	c, ok, err := w.cache.Get(ctx, in.ID)
+	if err != nil {
+		w.log.Warn().Err(err).Str("alert_id", in.ID).Msg("outcome cache unavailable; asking the API")
+		return outcome{}, false
+	}
+	if !ok {
+		return outcome{}, false
+	}
+	return event(schemas.NewEnriched(in, c.Status, c.User, schemas.SourceCache, 0, w.now(), w.id)), true
+}
+
+func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) outcome {
+	res, err := w.fetcher.GetUser(ctx, in.ID)
+	switch {
+	case err == nil:
+		status := schemas.StatusNotFound
+		if res.Found {
+			status = schemas.StatusEnriched
+		}
+		if w.cache != nil {
+			if cerr := w.cache.Put(ctx, in.ID, CachedOutcome{Status: status, User: res.User}); cerr != nil {
+				w.log.Warn().Err(cerr).Str("alert_id", in.ID).Msg("outcome cache write failed")
+			}
+		}
+		return event(schemas.NewEnriched(in, status, res.User, schemas.SourceAPI, res.Attempts, w.now(), w.id))
+	case errors.Is(err, enrich.ErrRejected):
+		return dead(ClassAPIRejected, err.Error())
+	case ctx.Err() != nil:
+		// Shutting down: hand the message to another worker at once.
+		return outcome{retry: true, reason: "worker shutting down"}
+	case d.meta.NumDelivered >= uint64(w.cfg.Input.MaxDeliver):
+		return dead(ClassRetriesExhausted, fmt.Sprintf("still failing after %d deliveries: %v", d.meta.NumDelivered, err))
+	default:
+		return outcome{retry: true, retryIn: w.nakDelay(d.meta.NumDelivered), reason: err.Error()}
+	}
+}
+
+// nakDelay grows with the delivery count, from where the in-process
+// retries stopped, capped at retry.max_delay, with ±20% jitter.
+func (w *Worker) nakDelay(delivered uint64) time.Duration {
+	r := w.cfg.Retry
+	d := r.BaseDelay
+	for i := 0; i < r.Attempts+int(delivered)-1 && d < r.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, r.MaxDelay)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// recovered turns a panic into a retry (or, on the last delivery, a dead
+// letter), so one bad message never stops a worker.
+func (w *Worker) recovered(ctx context.Context, d *delivery, p any) {
+	log := zerolog.Ctx(ctx)
+	ev := log.Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack())
+	if d.alertID != "" {
+		ev = ev.Str("alert_id", d.alertID)
+	}
+	ev.Msg("panic while handling a message; recovered")
+	if d.meta != nil && d.meta.NumDelivered >= uint64(w.cfg.Input.MaxDeliver) {
+		func() {
+			defer func() {
+				if p2 := recover(); p2 != nil {
+					_ = d.msg.NakWithDelay(w.cfg.Retry.MaxDelay)
+				}
+			}()
+			w.settle(ctx, ctx, d, dead(ClassRetriesExhausted, fmt.Sprintf("panic on delivery %d: %v", d.meta.NumDelivered, p)), func() {})
+		}()
+		return
+	}
+	_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
+}
+
+func dead(class, reason string) outcome { return outcome{deadClass: class, reason: reason} }
+
+func event(e schemas.EnrichedAlert) outcome { return outcome{event: &e} }

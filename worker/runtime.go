@@ -1,0 +1,178 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/enricher/enricher/config"
+	"github.com/enricher/enricher/enrich"
+)
+
+// ErrResources is wrapped when the declared NATS resources are missing or
+// different and manage_resources is false.
+var ErrResources = errors.New("nats resources do not match the configuration")
+
+// RuntimeOptions configures a Runtime.
+type RuntimeOptions struct {
+	// Config is the validated configuration.
+	Config *config.Config
+	// Logger receives every log line.
+	Logger zerolog.Logger
+	// HTTPClient is used for the Defender API; nil = the hardened default.
+	HTTPClient *http.Client
+	// ID names the worker; "" = host-pid.
+	ID string
+	// ShutdownGrace bounds the drain of in-flight messages; 0 = 15s.
+	ShutdownGrace time.Duration
+	// Observer receives settled messages (metrics); optional.
+	Observer Observer
+}
+
+// Runtime is one running worker with everything it needs: the NATS
+// connection (and the embedded server when nats.url is empty), the declared
+// resources, the quota, the outcome cache and the Defender client.
+type Runtime struct {
+	cfg      *config.Config
+	log      zerolog.Logger
+	embedded *Embedded
+	nc       *nats.Conn
+	closed   chan struct{}
+	js       jetstream.JetStream
+	worker   *Worker
+	Quota    *enrich.Quota
+}
+
+// StartRuntime connects (starting the embedded server if needed), applies
+// or checks the declared resources and builds the worker. Errors wrap
+// ErrListen, ErrNATSRefused or ErrResources where they apply.
+func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err error) {
+	cfg := opts.Config
+	r := &Runtime{cfg: cfg, log: opts.Logger}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	url := cfg.NATS.URL
+	if url == "" {
+		r.embedded, err = StartEmbedded(EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir, Logger: opts.Logger.With().Str("component", "nats-server").Logger()})
+		if err != nil {
+			return nil, err
+		}
+		url = r.embedded.ClientURL()
+		r.log.Info().Str("url", url).Str("store_dir", cfg.NATS.Embedded.StoreDir).Msg("embedded nats server started")
+	}
+	id := opts.ID
+	if id == "" {
+		id = DefaultID()
+	}
+	r.closed = make(chan struct{})
+	nopts := append(ConnectOptions(cfg.NATS, "enricher "+id, r.log), nats.ClosedHandler(func(*nats.Conn) { close(r.closed) }))
+	r.nc, err = Connect(ctx, url, nopts, r.log)
+	if err != nil {
+		return nil, err
+	}
+	r.js, err = jetstream.New(r.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := r.ensureResources(ctx); err != nil {
+		return nil, err
+	}
+	quotaKV, err := r.js.KeyValue(ctx, cfg.Quota.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("quota bucket %s: %w", cfg.Quota.Bucket, err)
+	}
+	qlog := r.log.With().Str("component", "quota").Logger()
+	r.Quota, err = enrich.NewQuota(quotaKV, enrich.QuotaOptions{Key: cfg.QuotaKey(), Limits: cfg.Quota.Limits, Margin: cfg.Quota.Margin, Logger: &qlog})
+	if err != nil {
+		return nil, fmt.Errorf("quota: %w", err)
+	}
+	cacheKV, err := r.js.KeyValue(ctx, cfg.Cache.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("cache bucket %s: %w", cfg.Cache.Bucket, err)
+	}
+	clog := r.log.With().Str("component", "defender").Logger()
+	client, err := enrich.NewClient(enrich.Options{
+		BaseURL: cfg.Defender.BaseURL, TokenURL: cfg.TokenURL(), Scope: cfg.Defender.Scope,
+		ClientID: cfg.Defender.ClientID, ClientSecret: cfg.Defender.ClientSecret, ClientSecretFile: cfg.Defender.ClientSecretFile,
+		Timeout: cfg.Defender.Timeout, Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay,
+		Limiter: r.Quota, HTTPClient: opts.HTTPClient, Logger: &clog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("defender client: %w", err)
+	}
+	r.worker, err = New(Options{
+		Config: cfg, Conn: r.nc, Fetcher: client, Cache: NewKVCache(cacheKV), Logger: r.log,
+		ID: id, ShutdownGrace: opts.ShutdownGrace, Observer: opts.Observer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ensureResources applies the declared resources, or with
+// manage_resources = false checks that they exist as declared.
+func (r *Runtime) ensureResources(ctx context.Context) error {
+	declared := DeclaredResources(r.cfg)
+	if r.cfg.NATS.ManageResources {
+		changes, err := Apply(ctx, r.js, declared)
+		if err != nil {
+			return fmt.Errorf("apply nats resources: %w", err)
+		}
+		for _, c := range changes {
+			if c.Action != ActionNone {
+				r.log.Info().Str("resource", c.Kind+" "+c.Name).Str("action", string(c.Action)).Msg("nats resource applied")
+			}
+		}
+		return nil
+	}
+	changes, err := Plan(ctx, r.js, declared)
+	if err != nil {
+		return fmt.Errorf("check nats resources: %w", err)
+	}
+	if Pending(changes) {
+		return fmt.Errorf("%w (manage_resources = false; run `enricher apply`):\n%s", ErrResources, strings.TrimSpace(FormatPlan(changes)))
+	}
+	return nil
+}
+
+// Worker is the runtime's worker (for readiness and metrics).
+func (r *Runtime) Worker() *Worker { return r.worker }
+
+// Conn is the runtime's NATS connection.
+func (r *Runtime) Conn() *nats.Conn { return r.nc }
+
+// Run runs the worker until ctx is cancelled, then drains the connection
+// and stops the embedded server.
+func (r *Runtime) Run(ctx context.Context) error {
+	err := r.worker.Run(ctx)
+	r.close()
+	return err
+}
+
+func (r *Runtime) close() {
+	if r.nc != nil {
+		if err := r.nc.Drain(); err != nil {
+			r.nc.Close()
+		}
+		select {
+		case <-r.closed:
+		case <-time.After(30 * time.Second):
+			r.nc.Close()
+		}
+	}
+	if r.embedded != nil {
+		r.embedded.Shutdown()
+		r.log.Info().Msg("embedded nats server stopped")
+	}
+}

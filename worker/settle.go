@@ -1,0 +1,149 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Header names of CONTRACT section 3.
+const (
+	HeaderAlertID        = "Enricher-Alert-Id"
+	HeaderStatus         = "Enricher-Status"
+	HeaderErrorClass     = "Enricher-Error-Class"
+	HeaderError          = "Enricher-Error"
+	HeaderSourceSubject  = "Enricher-Source-Subject"
+	HeaderSourceStream   = "Enricher-Source-Stream"
+	HeaderSourceSequence = "Enricher-Source-Sequence"
+	HeaderDeliveries     = "Enricher-Deliveries"
+)
+
+// settle stores the outcome, then acknowledges the input: the output event
+// or dead letter first (and only once the server has it), then Ack or Term;
+// a retry is a NakWithDelay. When the store fails, the message is Nak'd so
+// it is tried again; it is never acknowledged without its outcome stored.
+func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, stopHeartbeat func()) {
+	log := zerolog.Ctx(ctx)
+	if o.event != nil {
+		body, err := o.event.Marshal()
+		switch {
+		case err != nil:
+			o = dead(ClassInvalidInput, err.Error())
+		case w.tooLarge(len(body) + 256):
+			o = dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes would not fit the server's max_payload of %d bytes", len(body), w.nc.MaxPayload()))
+		default:
+			m := nats.NewMsg(w.cfg.Output.Subject)
+			m.Data = body
+			m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("enr-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))
+			m.Header.Set(HeaderAlertID, o.event.AlertID)
+			m.Header.Set(HeaderStatus, string(o.event.Enrichment.Status))
+			if err := w.store(workCtx, m, w.cfg.Output.Stream); err != nil {
+				stopHeartbeat()
+				log.Error().Err(err).Msg("output not stored; will retry the message")
+				_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
+				return
+			}
+			stopHeartbeat()
+			w.ack(ctx, d)
+			log.Debug().Str("status", string(o.event.Enrichment.Status)).Str("source", string(o.event.Enrichment.Source)).
+				Int("attempts", o.event.Enrichment.Attempts).Msg("enriched")
+			w.observe(o)
+			return
+		}
+	}
+	if o.deadClass != "" {
+		reason := oneLine(o.reason)
+		m := nats.NewMsg(w.cfg.DeadLetter.Subject)
+		m.Data = d.msg.Data()
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))
+		m.Header.Set(HeaderErrorClass, o.deadClass)
+		m.Header.Set(HeaderError, reason)
+		m.Header.Set(HeaderSourceSubject, d.msg.Subject())
+		m.Header.Set(HeaderSourceStream, d.meta.Stream)
+		m.Header.Set(HeaderSourceSequence, strconv.FormatUint(d.meta.Sequence.Stream, 10))
+		m.Header.Set(HeaderDeliveries, strconv.FormatUint(d.meta.NumDelivered, 10))
+		if d.alertID != "" {
+			m.Header.Set(HeaderAlertID, d.alertID)
+		}
+		if err := w.store(workCtx, m, w.cfg.DeadLetter.Stream); err != nil {
+			stopHeartbeat()
+			log.Error().Err(err).Str("class", o.deadClass).Msg("dead letter not stored; will retry the message")
+			_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
+			return
+		}
+		stopHeartbeat()
+		if err := d.msg.TermWithReason(o.deadClass); err != nil {
+			log.Warn().Err(err).Msg("term failed; a redelivery will be deduplicated")
+		}
+		log.Warn().Str("class", o.deadClass).Str("reason", reason).Msg("dead letter")
+		w.observe(o)
+		return
+	}
+	stopHeartbeat()
+	if o.retryIn > 0 {
+		_ = d.msg.NakWithDelay(o.retryIn)
+	} else {
+		_ = d.msg.Nak()
+	}
+	log.Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Msg("will retry")
+	w.observe(o)
+}
+
+// store publishes m to JetStream, expecting stream, and retries with
+// backoff until the server has it or ctx ends. A duplicate (same
+// Nats-Msg-Id inside the window) counts as stored.
+func (w *Worker) store(ctx context.Context, m *nats.Msg, stream string) error {
+	delay := 100 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := w.js.PublishMsg(pctx, m, jetstream.WithExpectStream(stream))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, nats.ErrMaxPayload) || ctx.Err() != nil {
+			return fmt.Errorf("publish to %s: %w", m.Subject, err)
+		}
+		w.log.Warn().Err(err).Str("subject", m.Subject).Msg("publish failed; retrying")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish to %s: %w (last error: %w)", m.Subject, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// ack confirms the input once its outcome is stored. If the ack is lost,
+// the redelivery republishes under the same Nats-Msg-Id and is deduplicated.
+func (w *Worker) ack(ctx context.Context, d *delivery) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.msg.DoubleAck(actx); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("ack not confirmed; a redelivery will be deduplicated")
+	}
+}
+
+func (w *Worker) tooLarge(n int) bool {
+	max := w.nc.MaxPayload()
+	return max > 0 && int64(n) > max
+}
+
+// oneLine makes a reason fit one header line of bounded length.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
+	if len(s) > 400 {
+		s = strings.ToValidUTF8(s[:400], "") + "..."
+	}
+	if s == "" {
+		s = "unknown error"
+	}
+	return s
+}

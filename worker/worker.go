@@ -1,0 +1,246 @@
+// Package worker runs the enricher's consumer loop: it pulls alert IDs
+// from the shared durable consumer, walks each message (parse, cache,
+// quota and API call, publish, ack) and owns the NATS side: declared
+// resources (plan and apply), the embedded server, metrics and health.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/enricher/enricher/config"
+	"github.com/enricher/enricher/enrich"
+)
+
+// UserFetcher is what the worker needs from the Defender client.
+type UserFetcher interface {
+	// GetUser returns the user of an alert; its error wraps
+	// enrich.ErrRejected for a permanent failure, anything else is retried.
+	GetUser(ctx context.Context, alertID string) (enrich.Result, error)
+}
+
+// Options configures a Worker.
+type Options struct {
+	// Config is the validated configuration.
+	Config *config.Config
+	// Conn is the NATS connection; the caller owns and drains it.
+	Conn *nats.Conn
+	// Fetcher calls the Defender API.
+	Fetcher UserFetcher
+	// Cache answers repeated alert IDs; nil means no cache.
+	Cache OutcomeCache
+	// Logger receives the worker's logs.
+	Logger zerolog.Logger
+	// ID identifies this worker in output events; "" = host-pid.
+	ID string
+	// ShutdownGrace bounds how long in-flight messages may take to finish
+	// after the context is cancelled; 0 = 15s.
+	ShutdownGrace time.Duration
+	// Observer receives one call per settled message (metrics); optional.
+	Observer Observer
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+}
+
+// Observer is told how each message was settled.
+type Observer interface {
+	// Settled reports an output status ("enriched", ...), a dead-letter
+	// class, or "retry", with the source for outputs.
+	Settled(kind, value, source string)
+}
+
+// Worker consumes the input stream through the shared durable consumer.
+type Worker struct {
+	cfg            *config.Config
+	nc             *nats.Conn
+	js             jetstream.JetStream
+	fetcher        UserFetcher
+	cache          OutcomeCache
+	log            zerolog.Logger
+	id             string
+	grace          time.Duration
+	heartbeatEvery time.Duration
+	observer       Observer
+	now            func() time.Time
+	bound          atomic.Bool
+	inFlight       atomic.Int64
+}
+
+// New checks opts and returns a Worker ready to Run.
+func New(opts Options) (*Worker, error) {
+	if opts.Config == nil || opts.Conn == nil || opts.Fetcher == nil {
+		return nil, errors.New("new worker: Config, Conn and Fetcher are required")
+	}
+	js, err := jetstream.New(opts.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("new worker: %w", err)
+	}
+	w := &Worker{
+		cfg: opts.Config, nc: opts.Conn, js: js, fetcher: opts.Fetcher, cache: opts.Cache,
+		log: opts.Logger, id: opts.ID, grace: opts.ShutdownGrace, observer: opts.Observer, now: opts.Now,
+	}
+	if w.id == "" {
+		w.id = DefaultID()
+	}
+	if w.grace <= 0 {
+		w.grace = 15 * time.Second
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	w.heartbeatEvery = max(opts.Config.Input.AckWait/3, 50*time.Millisecond)
+	return w, nil
+}
+
+// DefaultID is the worker identifier used in output events: host-pid.
+func DefaultID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "enricher"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// Ready reports whether the worker has bound its consumer and NATS is
+// connected (for /readyz).
+func (w *Worker) Ready() bool { return w.bound.Load() && w.nc.IsConnected() }
+
+// InFlight is the number of messages being handled now.
+func (w *Worker) InFlight() int64 { return w.inFlight.Load() }
+
+// Run pulls and handles messages until ctx is cancelled, then stops
+// fetching, lets in-flight messages finish (within ShutdownGrace; after it
+// they are Nak'd for another worker) and returns nil. It returns an error
+// only when the consumer cannot be bound before ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	cons, err := w.bind(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.bound.Store(false)
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	w.pull(ctx, workCtx, cons, &wg)
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.grace):
+		w.log.Warn().Int64("in_flight", w.inFlight.Load()).Msg("shutdown grace over; handing in-flight messages back")
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+// bind looks the durable consumer up, waiting while NATS is unreachable.
+func (w *Worker) bind(ctx context.Context) (jetstream.Consumer, error) {
+	delay := 200 * time.Millisecond
+	for {
+		cons, err := w.js.Consumer(ctx, w.cfg.Input.Stream, w.cfg.Input.Consumer)
+		if err == nil {
+			w.bound.Store(true)
+			w.log.Info().Str("stream", w.cfg.Input.Stream).Str("consumer", w.cfg.Input.Consumer).Msg("consumer bound")
+			return cons, nil
+		}
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("bind consumer %s/%s: %w", w.cfg.Input.Stream, w.cfg.Input.Consumer, err)
+		}
+		w.log.Warn().Err(err).Msg("cannot bind the consumer yet; retrying")
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bind consumer: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// pull fetches only as many messages as there are free handler slots, so
+// nothing waits unacknowledged in a local buffer.
+func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg *sync.WaitGroup) {
+	slots := make(chan struct{}, w.cfg.Worker.Concurrency)
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+		for n < cap(slots) {
+			select {
+			case slots <- struct{}{}:
+				n++
+				continue
+			default:
+			}
+			break
+		}
+		got, err := w.fetch(ctx, workCtx, cons, n, slots, wg)
+		for i := got; i < n; i++ {
+			<-slots
+		}
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn().Err(err).Dur("retry_in", delay).Msg("fetch failed")
+			select {
+			case <-ctx.Done():
+			case <-time.After(delay):
+			}
+			delay = min(delay*2, 5*time.Second)
+			continue
+		}
+		delay = 100 * time.Millisecond
+	}
+}
+
+// fetch asks for up to n messages and starts a handler for each as it
+// arrives. It returns how many handlers it started.
+func (w *Worker) fetch(ctx, workCtx context.Context, cons jetstream.Consumer, n int, slots chan struct{}, wg *sync.WaitGroup) (int, error) {
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		wg.Add(1)
+		w.inFlight.Add(1)
+		go func() {
+			defer func() { <-slots; w.inFlight.Add(-1); wg.Done() }()
+			w.handle(ctx, workCtx, msg)
+		}()
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) {
+		return got, fmt.Errorf("fetch: %w", err)
+	}
+	return got, nil
+}
+
+func (w *Worker) observe(o outcome) {
+	if w.observer == nil {
+		return
+	}
+	switch {
+	case o.event != nil:
+		w.observer.Settled("output", string(o.event.Enrichment.Status), string(o.event.Enrichment.Source))
+	case o.deadClass != "":
+		w.observer.Settled("dead_letter", o.deadClass, "")
+	default:
+		w.observer.Settled("retry", "retry", "")
+	}
+}
