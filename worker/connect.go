@@ -28,7 +28,9 @@ func ConnectOptions(cfg config.NATS, name string, log zerolog.Logger) []nats.Opt
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(3),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("nats disconnected; reconnecting")
+			if err != nil { // nil when the connection is closed on purpose
+				log.Warn().Err(err).Msg("nats disconnected; reconnecting")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats reconnected")
