@@ -20,6 +20,10 @@ type Limit struct {
 // String formats the limit as it is written in the config, e.g. "100/1m0s".
 func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Calls, l.Window) }
 
+// MaxLimitCalls is the largest N a quota limit may have: the shared quota
+// keeps one timestamp per call of the largest window in one KV value.
+const MaxLimitCalls = 50000
+
 // ErrBadLimit is wrapped by every error from ParseLimit.
 var ErrBadLimit = errors.New("bad limit")
 

@@ -7,12 +7,14 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/enricher/enricher/config"
 )
 
 // MaxQuotaCalls is the largest N a quota limit may have: the quota keeps one
 // timestamp per call of its largest limit in a single KV value, so N bounds
 // the size of that value (about 3 bytes per call).
-const MaxQuotaCalls = 50000
+const MaxQuotaCalls = config.MaxLimitCalls
 
 // quotaStateVersion is the first byte of every encoded QuotaState.
 const quotaStateVersion = 1

@@ -7,6 +7,7 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,8 +37,14 @@ func Run(ctx context.Context, listen string, opts Options, log zerolog.Logger) e
 func (s *Server) Serve(ctx context.Context, ln net.Listener, log zerolog.Logger) error {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
+	var active atomic.Int64 // requests being answered
+	logged := logRequests(s, log)
 	srv := &http.Server{
-		Handler:           logRequests(s, log),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			active.Add(1)
+			defer active.Add(-1)
+			logged.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          stdlog.New(log.With().Str("component", "http").Logger(), "", 0),
@@ -52,7 +59,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, log zerolog.Logger)
 	}
 	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err := srv.Shutdown(shCtx)
+	// Shutdown alone waits up to 5 s for a connection that was opened but
+	// never sent a request; close everything as soon as no call is in flight.
+	shDone := make(chan error, 1)
+	go func() { shDone <- srv.Shutdown(shCtx) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-shDone:
+			break wait
+		case <-tick.C:
+			if active.Load() == 0 {
+				_ = srv.Close()
+			}
+		}
+	}
 	if err != nil {
 		cancelBase() // ends latency sleeps of calls still in flight
 		err = errors.Join(fmt.Errorf("shut the simulator down: %w", err), srv.Close())
