@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
@@ -22,14 +20,17 @@ import (
 // newLogger builds the zerolog logger of the log block: JSON lines or
 // console text on w.
 func newLogger(level, format string, w io.Writer) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		lvl = zerolog.InfoLevel
+	return worker.NewLogger(level, format, w)
+}
+
+// logStartup writes the start-up line: the version and the effective
+// configuration with its secrets redacted; and a warning when plain http
+// is allowed to a non-loopback API host.
+func logStartup(log zerolog.Logger, cfg *config.Config) {
+	log.Info().Str("version", version).Interface("config", cfg.Redacted()).Msg("enricher starting")
+	if cfg.Defender.AllowInsecureHTTP {
+		log.Warn().Msg("defender.allow_insecure_http is on: the API and token URLs may be plain http to a non-loopback host; use it for the simulator only")
 	}
-	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
 // cmdRun runs one worker until SIGINT or SIGTERM.
@@ -50,10 +51,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Error().Msg("configuration error: cannot call the Defender API; exiting")
 		return exitUsage
 	}
-	log.Info().Str("version", version).Interface("config", cfg.Redacted()).Msg("enricher starting")
-	if cfg.Defender.AllowInsecureHTTP {
-		log.Warn().Msg("defender.allow_insecure_http is on: the API and token URLs may be plain http to a non-loopback host; use it for the simulator only")
-	}
+	logStartup(log, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return runWorker(ctx, cfg, log)
@@ -64,7 +62,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 func runWorker(ctx context.Context, cfg *config.Config, log zerolog.Logger) int {
 	metrics := worker.NewMetrics()
 	var rt atomic.Pointer[worker.Runtime]
-	ready := func() bool { r := rt.Load(); return r != nil && r.Worker().Ready() }
+	ready := func() bool { return rt.Load().Ready() } // false until bound
 	var ops *http.Server
 	if cfg.HTTP.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -81,14 +79,15 @@ func runWorker(ctx context.Context, cfg *config.Config, log zerolog.Logger) int 
 			_ = ops.Shutdown(sctx)
 		}()
 	}
-	r, err := worker.StartRuntime(ctx, worker.RuntimeOptions{Config: cfg, Logger: log, Observer: metrics})
+	r, err := worker.StartRuntime(ctx, worker.RuntimeOptions{Config: cfg, Logger: log, Metrics: metrics})
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Info().Err(err).Msg("stopped by a signal during start-up")
 			return exitOK
 		}
-		log.Error().Err(err).Msg(startupFailure(err))
-		return exitFatal
+		msg, code := startupFailure(err)
+		log.Error().Err(err).Msg(msg)
+		return code
 	}
 	rt.Store(r)
 	log.Info().Msg("worker running; SIGINT or SIGTERM drains and stops it")
@@ -100,15 +99,19 @@ func runWorker(ctx context.Context, cfg *config.Config, log zerolog.Logger) int 
 	return exitOK
 }
 
-func startupFailure(err error) string {
+// startupFailure says which start-up error stopped run, and its exit code:
+// 2 for what the configuration asks that cannot be done, 1 otherwise.
+func startupFailure(err error) (string, int) {
 	switch {
+	case errors.Is(err, worker.ErrInsecureListen), errors.Is(err, worker.ErrEmbeddedAuth):
+		return "configuration error: the embedded NATS server cannot run as configured", exitUsage
 	case errors.Is(err, worker.ErrListen):
-		return "fatal start-up error: the embedded NATS server cannot listen (port in use?)"
+		return "fatal start-up error: the embedded NATS server cannot listen (port in use?)", exitFatal
 	case errors.Is(err, worker.ErrNATSRefused):
-		return "fatal start-up error: NATS refused the credentials or the TLS handshake"
+		return "fatal start-up error: NATS refused the credentials or the TLS handshake", exitFatal
 	case errors.Is(err, worker.ErrResources):
-		return "fatal start-up error: the NATS resources are missing or different"
+		return "fatal start-up error: the NATS resources are missing or different", exitFatal
 	default:
-		return fmt.Sprintf("fatal start-up error (%s)", os.Args[0])
+		return "fatal start-up error: " + err.Error(), exitFatal
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"time"
 )
@@ -82,6 +83,7 @@ func (c *Config) diagnostic(p problem) Diagnostic {
 func (c *Config) problems() []problem {
 	ch := &checker{}
 	c.checkNATS(ch)
+	c.checkEmbeddedAuth(ch)
 	c.checkStreams(ch)
 	c.checkDefender(ch)
 	c.checkBuckets(ch)
@@ -238,9 +240,12 @@ func (c *Config) checkBuckets(ch *checker) {
 		ch.addf("quota.limits", "quota.limits must hold at least one limit such as \"100/1m\"")
 	}
 	for i, l := range q.Limits {
-		if l.Calls <= 0 || l.Window <= 0 {
-			k := fmt.Sprintf("quota.limits[%d]", i)
+		k := fmt.Sprintf("quota.limits[%d]", i)
+		switch {
+		case l.Calls <= 0 || l.Window <= 0:
 			ch.addf(k, "%s: %d calls per %s is not a positive limit", k, l.Calls, l.Window)
+		case l.Calls > MaxLimitCalls:
+			ch.addf(k, "%s: %d calls per window is over the quota's maximum of %d", k, l.Calls, MaxLimitCalls)
 		}
 	}
 	if q.Margin < 0 {
@@ -287,4 +292,28 @@ func (c *Config) checkProcess(ch *checker) {
 	default:
 		ch.addf("log.format", "log.format must be json or console, got %q", c.Log.Format)
 	}
+}
+
+// checkEmbeddedAuth checks what the embedded server (nats.url empty) can
+// require of its clients: it accepts the same user/password, token or nkey
+// the worker connects with and serves TLS with nats.tls cert_file and
+// key_file (requiring client certificates signed by ca_file when set); it
+// refuses a non-loopback listen address without authentication.
+func (c *Config) checkEmbeddedAuth(ch *checker) {
+	n := c.NATS
+	if strings.TrimSpace(n.URL) != "" {
+		return
+	}
+	if n.User != "" && n.Password == "" {
+		ch.addf("nats.user", "nats.user needs nats.password for the embedded server")
+	}
+	servesTLS := n.TLS.CertFile != "" && n.TLS.KeyFile != ""
+	authenticated := n.User != "" && n.Password != "" || n.Token != "" || n.NkeyFile != "" || servesTLS && n.TLS.CAFile != ""
+	host, _, err := net.SplitHostPort(n.Embedded.Listen)
+	if err != nil || isLoopback(host) || authenticated {
+		return // a bad address is reported by checkNATS
+	}
+	ch.addf("nats.embedded.listen", "nats.embedded.listen %q is not a loopback address: the embedded server refuses to listen "+
+		"beyond loopback without authentication (set nats.user and nats.password, nats.token, nats.nkey_file, "+
+		"or nats.tls with ca_file, cert_file and key_file for client certificates)", n.Embedded.Listen)
 }

@@ -93,8 +93,12 @@ func (u *userCall) attempt(ctx context.Context, tok string) (json.RawMessage, er
 	u.res.Attempts++
 	start := time.Now()
 	user, status, err := u.send(ctx, tok)
+	elapsed := time.Since(start)
 	u.res.StatusCodes = append(u.res.StatusCodes, status)
-	ev := u.log.Debug().Int("attempt", u.res.Attempts).Int("status", status).Dur("elapsed", time.Since(start))
+	if u.c.onAttempt != nil {
+		u.c.onAttempt(AttemptInfo{Number: u.res.Attempts, Status: status, Elapsed: elapsed})
+	}
+	ev := u.log.Debug().Int("attempt", u.res.Attempts).Int("status", status).Dur("elapsed", elapsed)
 	if err != nil {
 		ev = ev.Err(err)
 	}

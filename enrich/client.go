@@ -45,6 +45,22 @@ type Options struct {
 	Limiter    Limiter         // nil = NoLimit{}
 	HTTPClient *http.Client    // nil = the hardened default; copied, its redirect policy replaced
 	Logger     *zerolog.Logger // optional: one debug line per attempt, never the token
+
+	// OnAttempt, when set, is called after every HTTP attempt to the API,
+	// from the calling goroutine (for metrics; keep it fast).
+	OnAttempt func(AttemptInfo)
+}
+
+// AttemptInfo describes one HTTP attempt to the API, for OnAttempt.
+type AttemptInfo struct {
+	// Number is the attempt's place within its GetUser call, from 1; an
+	// attempt with Number > 1 is a retry (after a backoff, a Retry-After, or
+	// at once with a fresh token after a 401).
+	Number int
+	// Status is the HTTP status answered, 0 when no answer arrived.
+	Status int
+	// Elapsed is how long the exchange took, the quota wait excluded.
+	Elapsed time.Duration
 }
 
 // Client calls GET /api/alerts/{id}/user of the Defender API. It is safe for
@@ -59,6 +75,7 @@ type Client struct {
 	baseDelay time.Duration
 	maxDelay  time.Duration
 	log       zerolog.Logger
+	onAttempt func(AttemptInfo)
 }
 
 // Result is the outcome of one GetUser call.
@@ -94,6 +111,7 @@ func NewClient(opts Options) (*Client, error) {
 		baseDelay: o.BaseDelay,
 		maxDelay:  o.MaxDelay,
 		log:       zerolog.Nop(),
+		onAttempt: o.OnAttempt,
 	}
 	if o.Logger != nil {
 		c.log = *o.Logger

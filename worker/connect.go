@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -76,8 +77,11 @@ func Connect(ctx context.Context, url string, opts []nats.Option, log zerolog.Lo
 		if err == nil {
 			return nc, nil
 		}
+		if errors.Is(err, ErrNATSRefused) {
+			return nil, err
+		}
 		if refused(err) {
-			return nil, fmt.Errorf("%w: %w", ErrNATSRefused, err)
+			return nil, fmt.Errorf("%w: %w%s", ErrNATSRefused, err, refusalHint(err))
 		}
 		log.Warn().Err(err).Str("url", redactURL(url)).Dur("retry_in", delay).Msg("nats not reachable; retrying")
 		select {
@@ -93,7 +97,8 @@ func refused(err error) bool {
 	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
 		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired) ||
 		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) ||
-		errors.Is(err, nats.ErrNkeysNotSupported) || errors.Is(err, ErrNATSRefused) {
+		errors.Is(err, nats.ErrNkeysNotSupported) || errors.Is(err, nats.ErrTLS) ||
+		errors.Is(err, nats.ErrClientCertOrRootCAsRequired) || errors.Is(err, ErrNATSRefused) {
 		return true
 	}
 	msg := strings.ToLower(err.Error())
@@ -103,6 +108,28 @@ func refused(err error) bool {
 		}
 	}
 	return false
+}
+
+// refusalHint says which setting a refusal points at, so the start-up
+// error is clear whichever way the server closed the connection.
+func refusalHint(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknownCA):
+		return " (the server's certificate is not signed by a CA of nats.tls ca_file)"
+	case errors.As(err, &badHost):
+		return " (the server's certificate does not name the host of nats.url)"
+	case strings.Contains(msg, "certificate required") || strings.Contains(msg, "after TLS handshake") ||
+		strings.Contains(msg, "bad certificate") || strings.Contains(msg, "unknown certificate authority"):
+		return " (the server wants a client certificate it trusts: check nats.tls cert_file and key_file)"
+	case errors.Is(err, nats.ErrAuthorization):
+		return " (check nats.creds_file, nats.nkey_file, nats.user and nats.password, or nats.token)"
+	case errors.Is(err, nats.ErrSecureConnWanted):
+		return " (nats.tls is set but the server does not offer TLS)"
+	}
+	return ""
 }
 
 // redactURL removes user information from a (list of) NATS URLs.

@@ -27,6 +27,8 @@ type delivery struct {
 	msg     jetstream.Msg
 	meta    *jetstream.MsgMetadata
 	alertID string // set once parsed
+	// logged: the context's logger carries alert_id.
+	logged bool
 }
 
 // outcome is what the walk decided for a delivery: exactly one of an
@@ -42,12 +44,15 @@ type outcome struct {
 // handle walks one message top to bottom: parse, cache, (quota and) API
 // call, decide, publish, then ack. It never panics and never returns
 // without settling the message one way or another.
+//
+// Every log line about the message carries alert_id: the parsed ID, or ""
+// when the body holds no valid one (stream_seq then names the message).
 func (w *Worker) handle(ctx, workCtx context.Context, msg jetstream.Msg) {
 	d := &delivery{msg: msg}
 	log := w.log.With().Str("subject", msg.Subject()).Logger()
 	meta, err := msg.Metadata()
 	if err != nil {
-		log.Error().Err(err).Msg("message without jetstream metadata; nak")
+		log.Error().Str("alert_id", "").Err(err).Msg("message without jetstream metadata; nak")
 		_ = msg.Nak()
 		return
 	}
@@ -64,21 +69,26 @@ func (w *Worker) handle(ctx, workCtx context.Context, msg jetstream.Msg) {
 		}
 	}()
 
+	in, perr := schemas.ParseInput(msg.Data())
+	logID := ""
+	if perr == nil {
+		logID = in.ID
+	}
+	log = log.With().Str("alert_id", logID).Logger()
+	ctx, workCtx = log.WithContext(ctx), log.WithContext(workCtx)
+	d.logged = true
+
 	var o outcome
 	if d.meta.NumDelivered > uint64(2*w.cfg.Input.MaxDeliver) {
 		o = dead(ClassRetriesExhausted, fmt.Sprintf("delivered %d times without an outcome (max_deliver %d)", d.meta.NumDelivered, w.cfg.Input.MaxDeliver))
 	} else {
-		o = w.decide(workCtx, d)
-	}
-	if d.alertID != "" {
-		ctx = zerolog.Ctx(ctx).With().Str("alert_id", d.alertID).Logger().WithContext(ctx)
+		o = w.decide(workCtx, d, in, perr)
 	}
 	w.settle(ctx, workCtx, d, o, stop)
 }
 
-// decide parses the input and finds its outcome.
-func (w *Worker) decide(ctx context.Context, d *delivery) outcome {
-	in, err := schemas.ParseInput(d.msg.Data())
+// decide finds the outcome of the parsed input (in, or the parse error).
+func (w *Worker) decide(ctx context.Context, d *delivery, in schemas.Input, err error) outcome {
 	if err != nil {
 		return dead(ClassInvalidInput, err.Error())
 	}
@@ -99,7 +109,7 @@ func (w *Worker) fromCache(ctx context.Context, in schemas.Input) (outcome, bool
 	}
 	c, ok, err := w.cache.Get(ctx, in.ID)
 	if err != nil {
-		w.log.Warn().Err(err).Str("alert_id", in.ID).Msg("outcome cache unavailable; asking the API")
+		sampled(zerolog.Ctx(ctx), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("outcome cache unavailable; asking the API")
 		return outcome{}, false
 	}
 	if !ok {
@@ -118,7 +128,7 @@ func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) out
 		}
 		if w.cache != nil {
 			if cerr := w.cache.Put(ctx, in.ID, CachedOutcome{Status: status, User: res.User}); cerr != nil {
-				w.log.Warn().Err(cerr).Str("alert_id", in.ID).Msg("outcome cache write failed")
+				sampled(zerolog.Ctx(ctx), w.sample.cache).Warn().Err(cerr).Bool("sampled", true).Msg("outcome cache write failed")
 			}
 		}
 		return event(schemas.NewEnriched(in, status, res.User, schemas.SourceAPI, res.Attempts, w.now(), w.id))
@@ -151,7 +161,7 @@ func (w *Worker) nakDelay(delivered uint64) time.Duration {
 func (w *Worker) recovered(ctx context.Context, d *delivery, p any) {
 	log := zerolog.Ctx(ctx)
 	ev := log.Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack())
-	if d.alertID != "" {
+	if !d.logged {
 		ev = ev.Str("alert_id", d.alertID)
 	}
 	ev.Msg("panic while handling a message; recovered")

@@ -32,8 +32,15 @@ type RuntimeOptions struct {
 	ID string
 	// ShutdownGrace bounds the drain of in-flight messages; 0 = 15s.
 	ShutdownGrace time.Duration
-	// Observer receives settled messages (metrics); optional.
+	// Observer receives settled messages; optional.
 	Observer Observer
+	// Metrics, when set, receives every figure: settled messages, API
+	// attempts, quota waits, cache look-ups, and consumer info refreshed
+	// every StatsInterval; the runtime's quota, in-flight count and
+	// readiness are read from it at scrape time.
+	Metrics *Metrics
+	// StatsInterval is how often consumer info is read for Metrics; 0 = 5s.
+	StatsInterval time.Duration
 }
 
 // Runtime is one running worker with everything it needs: the NATS
@@ -48,6 +55,8 @@ type Runtime struct {
 	js       jetstream.JetStream
 	worker   *Worker
 	Quota    *enrich.Quota
+	metrics  *Metrics
+	statsInt time.Duration
 }
 
 // StartRuntime connects (starting the embedded server if needed), applies
@@ -55,7 +64,10 @@ type Runtime struct {
 // ErrListen, ErrNATSRefused or ErrResources where they apply.
 func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err error) {
 	cfg := opts.Config
-	r := &Runtime{cfg: cfg, log: opts.Logger}
+	r := &Runtime{cfg: cfg, log: opts.Logger, metrics: opts.Metrics, statsInt: opts.StatsInterval}
+	if r.statsInt <= 0 {
+		r.statsInt = 5 * time.Second
+	}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -63,7 +75,7 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 	}()
 	url := cfg.NATS.URL
 	if url == "" {
-		r.embedded, err = StartEmbedded(EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir, Logger: opts.Logger.With().Str("component", "nats-server").Logger()})
+		r.embedded, err = StartEmbedded(EmbeddedFromConfig(cfg.NATS, opts.Logger.With().Str("component", "nats-server").Logger()))
 		if err != nil {
 			return nil, err
 		}
@@ -100,22 +112,35 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 	if err != nil {
 		return nil, fmt.Errorf("cache bucket %s: %w", cfg.Cache.Bucket, err)
 	}
+	var (
+		limiter   enrich.Limiter = r.Quota
+		cache     OutcomeCache   = NewKVCache(cacheKV)
+		observer                 = opts.Observer
+		onAttempt func(enrich.AttemptInfo)
+	)
+	if m := r.metrics; m != nil {
+		limiter, cache, onAttempt = m.Limiter(limiter), m.Cache(cache), m.ObserveAttempt
+		observer = joinObservers(observer, m)
+	}
 	clog := r.log.With().Str("component", "defender").Logger()
 	client, err := enrich.NewClient(enrich.Options{
 		BaseURL: cfg.Defender.BaseURL, TokenURL: cfg.TokenURL(), Scope: cfg.Defender.Scope,
 		ClientID: cfg.Defender.ClientID, ClientSecret: cfg.Defender.ClientSecret, ClientSecretFile: cfg.Defender.ClientSecretFile,
 		Timeout: cfg.Defender.Timeout, Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay,
-		Limiter: r.Quota, HTTPClient: opts.HTTPClient, Logger: &clog,
+		Limiter: limiter, HTTPClient: opts.HTTPClient, Logger: &clog, OnAttempt: onAttempt,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("defender client: %w", err)
 	}
 	r.worker, err = New(Options{
-		Config: cfg, Conn: r.nc, Fetcher: client, Cache: NewKVCache(cacheKV), Logger: r.log,
-		ID: id, ShutdownGrace: opts.ShutdownGrace, Observer: opts.Observer,
+		Config: cfg, Conn: r.nc, Fetcher: client, Cache: cache, Logger: r.log,
+		ID: id, ShutdownGrace: opts.ShutdownGrace, Observer: observer,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if r.metrics != nil {
+		r.metrics.attach(r)
 	}
 	return r, nil
 }
@@ -153,9 +178,12 @@ func (r *Runtime) Worker() *Worker { return r.worker }
 func (r *Runtime) Conn() *nats.Conn { return r.nc }
 
 // Run runs the worker until ctx is cancelled, then drains the connection
-// and stops the embedded server.
+// and stops the embedded server. With Metrics, it also refreshes the
+// consumer figures every StatsInterval meanwhile.
 func (r *Runtime) Run(ctx context.Context) error {
+	stopStats := r.refreshConsumerStats(ctx)
 	err := r.worker.Run(ctx)
+	stopStats()
 	r.close()
 	return err
 }

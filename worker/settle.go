@@ -44,9 +44,9 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 			m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("enr-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))
 			m.Header.Set(HeaderAlertID, o.event.AlertID)
 			m.Header.Set(HeaderStatus, string(o.event.Enrichment.Status))
-			if err := w.store(workCtx, m, w.cfg.Output.Stream); err != nil {
+			if err := w.store(workCtx, log, m, w.cfg.Output.Stream); err != nil {
 				stopHeartbeat()
-				log.Error().Err(err).Msg("output not stored; will retry the message")
+				sampled(log, w.sample.publish).Error().Err(err).Bool("sampled", true).Msg("output not stored; will retry the message")
 				_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
 				return
 			}
@@ -72,9 +72,9 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 		if d.alertID != "" {
 			m.Header.Set(HeaderAlertID, d.alertID)
 		}
-		if err := w.store(workCtx, m, w.cfg.DeadLetter.Stream); err != nil {
+		if err := w.store(workCtx, log, m, w.cfg.DeadLetter.Stream); err != nil {
 			stopHeartbeat()
-			log.Error().Err(err).Str("class", o.deadClass).Msg("dead letter not stored; will retry the message")
+			sampled(log, w.sample.publish).Error().Err(err).Str("class", o.deadClass).Bool("sampled", true).Msg("dead letter not stored; will retry the message")
 			_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
 			return
 		}
@@ -92,14 +92,15 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 	} else {
 		_ = d.msg.Nak()
 	}
-	log.Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Msg("will retry")
+	sampled(log, w.sample.retry).Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Bool("sampled", true).Msg("will retry")
 	w.observe(o)
 }
 
 // store publishes m to JetStream, expecting stream, and retries with
 // backoff until the server has it or ctx ends. A duplicate (same
-// Nats-Msg-Id inside the window) counts as stored.
-func (w *Worker) store(ctx context.Context, m *nats.Msg, stream string) error {
+// Nats-Msg-Id inside the window) counts as stored. Failures are logged
+// (sampled) on log, the message's logger.
+func (w *Worker) store(ctx context.Context, log *zerolog.Logger, m *nats.Msg, stream string) error {
 	delay := 100 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -111,7 +112,7 @@ func (w *Worker) store(ctx context.Context, m *nats.Msg, stream string) error {
 		if errors.Is(err, nats.ErrMaxPayload) || ctx.Err() != nil {
 			return fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
-		w.log.Warn().Err(err).Str("subject", m.Subject).Msg("publish failed; retrying")
+		sampled(log, w.sample.publish).Warn().Err(err).Str("to", m.Subject).Bool("sampled", true).Msg("publish failed; retrying")
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("publish to %s: %w (last error: %w)", m.Subject, ctx.Err(), err)

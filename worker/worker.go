@@ -73,6 +73,7 @@ type Worker struct {
 	now            func() time.Time
 	bound          atomic.Bool
 	inFlight       atomic.Int64
+	sample         samplers
 }
 
 // New checks opts and returns a Worker ready to Run.
@@ -87,6 +88,7 @@ func New(opts Options) (*Worker, error) {
 	w := &Worker{
 		cfg: opts.Config, nc: opts.Conn, js: js, fetcher: opts.Fetcher, cache: opts.Cache,
 		log: opts.Logger, id: opts.ID, grace: opts.ShutdownGrace, observer: opts.Observer, now: opts.Now,
+		sample: newSamplers(),
 	}
 	if w.id == "" {
 		w.id = DefaultID()
@@ -157,7 +159,7 @@ func (w *Worker) bind(ctx context.Context) (jetstream.Consumer, error) {
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, fmt.Errorf("bind consumer %s/%s: %w", w.cfg.Input.Stream, w.cfg.Input.Consumer, err)
 		}
-		w.log.Warn().Err(err).Msg("cannot bind the consumer yet; retrying")
+		sampled(&w.log, w.sample.fetch).Warn().Err(err).Bool("sampled", true).Msg("cannot bind the consumer yet; retrying")
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("bind consumer: %w", ctx.Err())
@@ -193,7 +195,7 @@ func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg 
 			<-slots
 		}
 		if err != nil && ctx.Err() == nil {
-			w.log.Warn().Err(err).Dur("retry_in", delay).Msg("fetch failed")
+			sampled(&w.log, w.sample.fetch).Warn().Err(err).Dur("retry_in", delay).Bool("sampled", true).Msg("fetch failed")
 			select {
 			case <-ctx.Done():
 			case <-time.After(delay):
