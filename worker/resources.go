@@ -111,13 +111,18 @@ func streamFields(c jetstream.StreamConfig) map[string]string {
 	}
 }
 
+// consumerFields compares input.max_deliver (the metadata the worker
+// enforces) and, as server_max_deliver, the server's own limit, which must
+// stay -1: a consumer made with a server-side limit would stop redelivering
+// a message that never got its outcome.
 func consumerFields(c jetstream.ConsumerConfig) map[string]string {
 	return map[string]string{
-		"ack_policy":      c.AckPolicy.String(),
-		"ack_wait":        c.AckWait.String(),
-		"max_deliver":     c.Metadata[MetaMaxDeliver],
-		"max_ack_pending": strconv.Itoa(c.MaxAckPending),
-		"deliver_policy":  c.DeliverPolicy.String(),
+		"ack_policy":         c.AckPolicy.String(),
+		"ack_wait":           c.AckWait.String(),
+		"max_deliver":        c.Metadata[MetaMaxDeliver],
+		"server_max_deliver": strconv.Itoa(c.MaxDeliver),
+		"max_ack_pending":    strconv.Itoa(c.MaxAckPending),
+		"deliver_policy":     c.DeliverPolicy.String(),
 	}
 }
 

@@ -209,8 +209,15 @@ func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg 
 
 // fetch asks for up to n messages and starts a handler for each as it
 // arrives. It returns how many handlers it started.
+// fetchExpiry is how long one pull request waits for messages.
+const fetchExpiry = 2 * time.Second
+
 func (w *Worker) fetch(ctx, workCtx context.Context, cons jetstream.Consumer, n int, slots chan struct{}, wg *sync.WaitGroup) (int, error) {
-	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// The pull is not cancelled at shutdown: nats.go drops the messages the
+	// server already sent to a cancelled pull, which would strand them until
+	// ack_wait. A short expiry bounds how long shutdown waits for it instead,
+	// and whatever arrives is handled within the shutdown grace.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchExpiry)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
