@@ -79,12 +79,27 @@ func (w *Worker) handle(ctx, workCtx context.Context, msg jetstream.Msg) {
 	d.logged = true
 
 	var o outcome
-	if d.meta.NumDelivered > uint64(2*w.cfg.Input.MaxDeliver) {
+	if class, reason, ok := w.deadMarked(ctx, d); ok {
+		o = dead(class, reason)
+	} else if d.meta.NumDelivered > uint64(2*w.cfg.Input.MaxDeliver) {
 		o = dead(ClassRetriesExhausted, fmt.Sprintf("delivered %d times without an outcome (max_deliver %d)", d.meta.NumDelivered, w.cfg.Input.MaxDeliver))
 	} else {
 		o = w.decide(workCtx, d, in, perr)
 	}
 	w.settle(ctx, workCtx, d, o, stop)
+}
+
+// deadMarked returns the dead letter already decided for a redelivered
+// message, so it settles the same way again (the store deduplicates it).
+func (w *Worker) deadMarked(ctx context.Context, d *delivery) (string, string, bool) {
+	if w.marks == nil || d.meta.NumDelivered <= 1 {
+		return "", "", false
+	}
+	class, reason, ok, err := w.marks.DeadMark(ctx, d.meta.Stream, d.meta.Sequence.Stream)
+	if err != nil {
+		sampled(zerolog.Ctx(ctx), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark unreadable; deciding again")
+	}
+	return class, reason, ok
 }
 
 // decide finds the outcome of the parsed input (in, or the parse error).

@@ -114,7 +114,8 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 	}
 	var (
 		limiter   enrich.Limiter = r.Quota
-		cache     OutcomeCache   = NewKVCache(cacheKV)
+		kvCache                  = NewKVCache(cacheKV)
+		cache     OutcomeCache   = kvCache
 		observer                 = opts.Observer
 		onAttempt func(enrich.AttemptInfo)
 	)
@@ -133,7 +134,7 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 		return nil, fmt.Errorf("defender client: %w", err)
 	}
 	r.worker, err = New(Options{
-		Config: cfg, Conn: r.nc, Fetcher: client, Cache: cache, Logger: r.log,
+		Config: cfg, Conn: r.nc, Fetcher: client, Cache: cache, Marks: kvCache, Logger: r.log,
 		ID: id, ShutdownGrace: opts.ShutdownGrace, Observer: observer,
 	})
 	if err != nil {

@@ -60,6 +60,11 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 	}
 	if o.deadClass != "" {
 		reason := oneLine(o.reason)
+		if w.marks != nil {
+			if err := w.marks.MarkDead(workCtx, d.meta.Stream, d.meta.Sequence.Stream, o.deadClass, reason); err != nil {
+				sampled(log, w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark not stored")
+			}
+		}
 		m := nats.NewMsg(w.cfg.DeadLetter.Subject)
 		m.Data = d.msg.Data()
 		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))

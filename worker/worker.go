@@ -38,6 +38,9 @@ type Options struct {
 	Fetcher UserFetcher
 	// Cache answers repeated alert IDs; nil means no cache.
 	Cache OutcomeCache
+	// Marks remembers dead letters per input message so a redelivery
+	// settles the same way; nil means none.
+	Marks DeadMarks
 	// Logger receives the worker's logs.
 	Logger zerolog.Logger
 	// ID identifies this worker in output events; "" = host-pid.
@@ -65,6 +68,7 @@ type Worker struct {
 	js             jetstream.JetStream
 	fetcher        UserFetcher
 	cache          OutcomeCache
+	marks          DeadMarks
 	log            zerolog.Logger
 	id             string
 	grace          time.Duration
@@ -86,7 +90,7 @@ func New(opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("new worker: %w", err)
 	}
 	w := &Worker{
-		cfg: opts.Config, nc: opts.Conn, js: js, fetcher: opts.Fetcher, cache: opts.Cache,
+		cfg: opts.Config, nc: opts.Conn, js: js, fetcher: opts.Fetcher, cache: opts.Cache, marks: opts.Marks,
 		log: opts.Logger, id: opts.ID, grace: opts.ShutdownGrace, observer: opts.Observer, now: opts.Now,
 		sample: newSamplers(),
 	}

@@ -1,0 +1,61 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/enricher/enricher/enrich/sim"
+)
+
+// TestRedeliveredDeadLetterSettlesTheSameWay: a worker decided a dead
+// letter for a message, stored the mark and then died before its Term.
+// The redelivery meets an API that would now answer: it must still end as
+// that one dead letter, never as an output event as well.
+func TestRedeliveredDeadLetterSettlesTheSameWay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Options{Alerts: 5})
+	e.Cfg.Input.AckWait = time.Second
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.js, DeclaredResources(e.Cfg)); err != nil {
+		t.Fatal(err)
+	}
+	id := e.Sim.AlertIDs(1)[0]
+	e.publish([]byte(id))
+
+	// The first delivery, taken by "a worker that dies": it marks the dead
+	// letter and never acknowledges.
+	cons, err := e.js.Consumer(ctx, e.Cfg.Input.Stream, e.Cfg.Input.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.js.KeyValue(ctx, e.Cfg.Cache.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NewKVCache(kv).MarkDead(ctx, meta.Stream, meta.Sequence.Stream, ClassAPIRejected, "403 forbidden"); err != nil {
+		t.Fatal(err)
+	}
+
+	e.startWorkers(1)
+	outputs, dead := e.waitSettled(30 * time.Second)
+	if len(outputs) != 0 || len(dead) != 1 {
+		t.Fatalf("got %d outputs and %d dead letters, want 0 and 1", len(outputs), len(dead))
+	}
+	if c, r := dead[0].Header.Get(HeaderErrorClass), dead[0].Header.Get(HeaderError); c != ClassAPIRejected || r != "403 forbidden" {
+		t.Errorf("dead letter %s %q, want the marked api_rejected one", c, r)
+	}
+	if n := e.Sim.Stats().Requests; n != 0 {
+		t.Errorf("the API was called %d times for a message already dead-lettered", n)
+	}
+}
