@@ -25,13 +25,8 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, nc, js, ok := openNATS("dlq "+sub, *path, stderr)
 	if !ok {
-		return exitUsage
-	}
-	nc, js, err := connectOnce(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "enricher dlq: %v\n", err)
 		return exitFatal
 	}
 	defer nc.Close()

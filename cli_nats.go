@@ -40,6 +40,20 @@ func connectOnce(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
+// openNATS loads the configuration and connects for the one-shot command
+// cmd. On failure it says why on stderr and returns ok false.
+func openNATS(cmd, path string, stderr io.Writer) (cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, ok bool) {
+	if cfg, ok = loadConfig(path, stderr); !ok {
+		return nil, nil, nil, false
+	}
+	nc, js, err := connectOnce(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "enricher %s: %v\n", cmd, err)
+		return nil, nil, nil, false
+	}
+	return cfg, nc, js, true
+}
+
 // cmdPlan prints what apply would change: exit 0 none, 3 pending, 1 error.
 func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlagSet("plan", stderr)
@@ -51,13 +65,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "enricher plan: -format must be text or json, not %q\n", *format)
 		return exitFatal
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, nc, js, ok := openNATS("plan", *path, stderr)
 	if !ok {
-		return exitFatal
-	}
-	nc, js, err := connectOnce(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "enricher plan: %v\n", err)
 		return exitFatal
 	}
 	defer nc.Close()
@@ -90,13 +99,8 @@ func cmdApply(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitFatal
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, nc, js, ok := openNATS("apply", *path, stderr)
 	if !ok {
-		return exitFatal
-	}
-	nc, js, err := connectOnce(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "enricher apply: %v\n", err)
 		return exitFatal
 	}
 	defer nc.Close()
