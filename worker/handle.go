@@ -79,7 +79,7 @@ func (w *Worker) handle(ctx, workCtx context.Context, msg jetstream.Msg) {
 	d.logged = true
 
 	var o outcome
-	if class, reason, ok := w.deadMarked(ctx, d); ok {
+	if class, reason, ok := w.deadMarked(workCtx, d); ok {
 		o = dead(class, reason)
 	} else if d.meta.NumDelivered > uint64(2*w.cfg.Input.MaxDeliver) {
 		o = dead(ClassRetriesExhausted, fmt.Sprintf("delivered %d times without an outcome (max_deliver %d)", d.meta.NumDelivered, w.cfg.Input.MaxDeliver))

@@ -33,18 +33,23 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 	log := zerolog.Ctx(ctx)
 	if o.event != nil {
 		body, err := o.event.Marshal()
+		m := nats.NewMsg(w.cfg.Output.Subject)
+		m.Data = body
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("enr-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))
+		m.Header.Set(HeaderAlertID, o.event.AlertID)
+		m.Header.Set(HeaderStatus, string(o.event.Enrichment.Status))
 		switch {
 		case err != nil:
 			o = dead(ClassInvalidInput, err.Error())
-		case w.tooLarge(len(body) + 256):
+		case !fits(m, w.cfg.Output.Stream, w.nc.MaxPayload()):
 			o = dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes would not fit the server's max_payload of %d bytes", len(body), w.nc.MaxPayload()))
 		default:
-			m := nats.NewMsg(w.cfg.Output.Subject)
-			m.Data = body
-			m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("enr-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))
-			m.Header.Set(HeaderAlertID, o.event.AlertID)
-			m.Header.Set(HeaderStatus, string(o.event.Enrichment.Status))
-			if err := w.store(workCtx, log, m, w.cfg.Output.Stream); err != nil {
+			err := w.store(workCtx, log, m, w.cfg.Output.Stream)
+			if errors.Is(err, nats.ErrMaxPayload) {
+				o = dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes does not fit the server's max_payload of %d bytes", len(body), w.nc.MaxPayload()))
+				break
+			}
+			if err != nil {
 				stopHeartbeat()
 				sampled(log, w.sample.publish).Error().Err(err).Bool("sampled", true).Msg("output not stored; will retry the message")
 				_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
@@ -76,6 +81,9 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 		m.Header.Set(HeaderDeliveries, strconv.FormatUint(d.meta.NumDelivered, 10))
 		if d.alertID != "" {
 			m.Header.Set(HeaderAlertID, d.alertID)
+		}
+		if fitDeadLetter(m, w.cfg.DeadLetter.Stream, w.nc.MaxPayload()) {
+			log.Error().Int("size", len(d.msg.Data())).Msg("input too large to store whole with the dead-letter headers: body cut, see Enricher-Body-Truncated")
 		}
 		if err := w.store(workCtx, log, m, w.cfg.DeadLetter.Stream); err != nil {
 			stopHeartbeat()
@@ -135,11 +143,6 @@ func (w *Worker) ack(ctx context.Context, d *delivery) {
 	if err := d.msg.DoubleAck(actx); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("ack not confirmed; a redelivery will be deduplicated")
 	}
-}
-
-func (w *Worker) tooLarge(n int) bool {
-	max := w.nc.MaxPayload()
-	return max > 0 && int64(n) > max
 }
 
 // oneLine makes a reason fit one header line of bounded length.
