@@ -60,6 +60,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		name = "(built-in defaults)"
 	}
 	for _, p := range cfg.CredentialProblems() {
+		fmt.Fprintf(stderr, "%s: warning: %s (enricher run starts, but every API call fails until it is set)\n", name, p)
+	}
+	for _, p := range cfg.FileProblems() {
 		fmt.Fprintf(stderr, "%s: warning: %s (enricher run refuses to start without it)\n", name, p)
 	}
 	fmt.Fprintf(stdout, "%s: configuration is valid\n", name)

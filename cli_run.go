@@ -44,11 +44,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
-	if problems := cfg.CredentialProblems(); len(problems) > 0 {
+	if problems := cfg.FileProblems(); len(problems) > 0 {
 		for _, p := range problems {
 			log.Error().Str("config", cfg.File).Msg(p)
 		}
-		log.Error().Msg("configuration error: cannot call the Defender API; exiting")
+		log.Error().Msg("configuration error: a file the configuration names cannot be read; exiting")
 		return exitUsage
 	}
 	logStartup(log, cfg)

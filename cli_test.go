@@ -146,9 +146,9 @@ func TestCLIRunExitCodes(t *testing.T) {
 		want []string // substrings of stderr
 	}{
 		{"invalid config", func(t *testing.T) string { return writeFile(t, "bad.hcl", invalidConfig) }, 2, []string{"bad.hcl:3:", "bad.hcl:4:"}},
-		{"missing credentials", func(t *testing.T) string {
-			return writeFile(t, "nocreds.hcl", "nats {\n  url = \"nats://127.0.0.1:1\"\n}\n")
-		}, 2, []string{"client_id", "client_secret", "configuration error"}},
+		{"unreadable secret file", func(t *testing.T) string {
+			return writeFile(t, "nosecret.hcl", "nats {\n  url = \"nats://127.0.0.1:1\"\n}\ndefender {\n  client_id = \"c\"\n  tenant_id = \"t\"\n  client_secret_file = \"/nonexistent/secret\"\n}\n")
+		}, 2, []string{"defender.client_secret_file", "/nonexistent/secret", "configuration error"}},
 		{"http.listen in use", func(t *testing.T) string {
 			return workerConfig{NATSURL: "nats://127.0.0.1:1", HTTPListen: busyAddr}.write(t)
 		}, 1, []string{"port in use", busyAddr}},

@@ -18,12 +18,26 @@ const Redaction = "[redacted]"
 var ErrNoClientSecret = errors.New("no defender client secret configured")
 
 // TokenURL is the OAuth2 token endpoint: defender.token_url, or the Entra ID
-// endpoint of defender.tenant_id.
+// v2.0 endpoint of defender.tenant_id on the sign-in host of the API's
+// cloud: login.microsoftonline.us for US Government GCC High and DoD
+// (api-gov.*.microsoft.us), login.microsoftonline.com for every other.
 func (c *Config) TokenURL() string {
 	if c.Defender.TokenURL != "" {
 		return c.Defender.TokenURL
 	}
-	return "https://login.microsoftonline.com/" + url.PathEscape(c.Defender.TenantID) + "/oauth2/v2.0/token"
+	return "https://" + tokenHost(c.Defender.BaseURL) + "/" + url.PathEscape(c.Defender.TenantID) + "/oauth2/v2.0/token"
+}
+
+// tokenHost is the Entra ID sign-in host for an API base URL.
+func tokenHost(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err == nil {
+		h := strings.ToLower(u.Hostname())
+		if strings.HasPrefix(h, "api-gov.") && strings.HasSuffix(h, ".microsoft.us") {
+			return "login.microsoftonline.us"
+		}
+	}
+	return "login.microsoftonline.com"
 }
 
 // QuotaKey is the KV key of the shared budget: quota.key, or a key derived
@@ -92,7 +106,7 @@ func (c *Config) Redacted() map[string]any {
 			switch {
 			case a.secret:
 				v = Redaction
-			case path == "nats.url":
+			case path == "nats.url" || path == "defender.base_url" || path == "defender.token_url":
 				v = redactURLs(s)
 			}
 		}

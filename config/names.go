@@ -170,6 +170,12 @@ func checkHTTPURL(s string, allowInsecure bool) error {
 	if !u.IsAbs() || u.Host == "" {
 		return fmt.Errorf("%q must be an absolute URL such as https://host", redactURL(s))
 	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not hold user information: credentials go in client_id and client_secret", redactURL(s))
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("%q must not have a query or a fragment", redactURL(s))
+	}
 	switch u.Scheme {
 	case "https":
 		return nil

@@ -28,7 +28,7 @@ func TestSecretsNeverInDiagnostics(t *testing.T) {
 		{"token in the nats url", `nats { url = "ws://` + secret + `@h:99999" }`, nil, "has a bad port"},
 		{"unparsable url with token", `nats { url = "ws://` + secret + `@h:x" }`, nil, "is not a valid URL"},
 		{"host:port with password", `nats { url = "u:` + secret + `@h:4222" }`, nil, "entry 1"},
-		{"secret in base_url", `defender { base_url = "http://u:` + secret + `@api.example" }`, nil, "plain http://"},
+		{"secret in base_url", `defender { base_url = "http://u:` + secret + `@api.example" }`, nil, "must not hold user information"},
 		{"env secret with bad other override", `log { level = "info" }`,
 			map[string]string{"ENRICHER_DEFENDER_CLIENT_SECRET": secret, "ENRICHER_LOG_LEVEL": secret}, "log.level must be"},
 		{"secret via env reference", `defender { client_secret = "${env.S}${env.MISSING}" }`, map[string]string{"S": secret}, "MISSING is not set"},

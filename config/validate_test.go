@@ -26,7 +26,7 @@ func TestDefenderURLs(t *testing.T) {
 		{"ftp", `base_url = "ftp://api.example.com"`, "must be an https:// URL", `"ftp`},
 		{"relative", `base_url = "api.example.com/v1"`, "must be an absolute URL", `"api`},
 		{"empty base_url", `base_url = ""`, "defender.base_url must be set", `""`},
-		{"password hidden", `base_url = "http://u:hunter22@sim:1"`, `"http://[redacted]@sim:1": plain http://`, `"http`},
+		{"password hidden", `base_url = "http://u:hunter22@sim:1"`, `"http://[redacted]@sim:1" must not hold user information`, `"http`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,18 +123,12 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 		limiter, cache, onAttempt = m.Limiter(limiter), m.Cache(cache), m.ObserveAttempt
 		observer = joinObservers(observer, m)
 	}
-	clog := r.log.With().Str("component", "defender").Logger()
-	client, err := enrich.NewClient(enrich.Options{
-		BaseURL: cfg.Defender.BaseURL, TokenURL: cfg.TokenURL(), Scope: cfg.Defender.Scope,
-		ClientID: cfg.Defender.ClientID, ClientSecret: cfg.Defender.ClientSecret, ClientSecretFile: cfg.Defender.ClientSecretFile,
-		Timeout: cfg.Defender.Timeout, Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay,
-		Limiter: limiter, HTTPClient: opts.HTTPClient, Logger: &clog, OnAttempt: onAttempt,
-	})
+	fetcher, err := newFetcher(cfg, opts.HTTPClient, limiter, onAttempt, r.log.With().Str("component", "defender").Logger())
 	if err != nil {
-		return nil, fmt.Errorf("defender client: %w", err)
+		return nil, err
 	}
 	r.worker, err = New(Options{
-		Config: cfg, Conn: r.nc, Fetcher: client, Cache: cache, Marks: kvCache, Logger: r.log,
+		Config: cfg, Conn: r.nc, Fetcher: fetcher, Cache: cache, Marks: kvCache, Logger: r.log,
 		ID: id, ShutdownGrace: opts.ShutdownGrace, Observer: observer,
 	})
 	if err != nil {
