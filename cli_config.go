@@ -20,6 +20,20 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, path
 }
 
+// parseFlags parses args and refuses words left over, so that a config
+// path given without -config is not silently ignored.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q (give the configuration with -config FILE)", fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		return err
+	}
+	return nil
+}
+
 // loadConfig resolves -config and loads it, printing every diagnostic as
 // FILE:LINE:COL: message on stderr.
 func loadConfig(flagPath string, stderr io.Writer) (*config.Config, bool) {
@@ -48,7 +62,7 @@ func fileExists(p string) bool {
 // missing to call the real API is printed as warnings.
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlagSet("validate", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
 	cfg, ok := loadConfig(*path, stderr)

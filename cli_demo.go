@@ -35,7 +35,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	failRate := fs.Float64("fail-rate", 0, "share of simulated API calls answered 503")
 	level := fs.String("log-level", "warn", "log level of the workers (console format, on stderr)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0 = derived from -alerts and -limits)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
 	lims, err := config.ParseLimits(splitComma(*limits))

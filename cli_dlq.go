@@ -15,15 +15,15 @@ import (
 func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
 		fmt.Fprint(stderr, "usage: enricher dlq list [-config FILE] [-format text|json]\n       enricher dlq replay [-config FILE] (-all | -seq N)\n")
-		return exitUsage
+		return exitFatal
 	}
 	sub := args[0]
 	fs, path := newFlagSet("dlq "+sub, stderr)
 	format := fs.String("format", "text", "list output: text or json")
 	all := fs.Bool("all", false, "replay every dead letter")
 	seq := fs.Uint64("seq", 0, "replay the dead letter with this sequence")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return exitFatal
 	}
 	cfg, nc, js, ok := openNATS("dlq "+sub, *path, stderr)
 	if !ok {
@@ -57,7 +57,7 @@ func cmdDLQ(args []string, stdout, stderr io.Writer) int {
 	}
 	if *all == (*seq != 0) {
 		fmt.Fprintln(stderr, "enricher dlq replay: give exactly one of -all or -seq N")
-		return exitUsage
+		return exitFatal
 	}
 	var seqs []uint64
 	if !*all {

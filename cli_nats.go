@@ -58,7 +58,7 @@ func openNATS(cmd, path string, stderr io.Writer) (cfg *config.Config, nc *nats.
 func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlagSet("plan", stderr)
 	format := fs.String("format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitFatal
 	}
 	if *format != "text" && *format != "json" {
@@ -96,7 +96,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 // cmdApply creates or updates the declared resources.
 func cmdApply(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlagSet("apply", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitFatal
 	}
 	cfg, nc, js, ok := openNATS("apply", *path, stderr)

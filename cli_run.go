@@ -36,7 +36,7 @@ func logStartup(log zerolog.Logger, cfg *config.Config) {
 // cmdRun runs one worker until SIGINT or SIGTERM.
 func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := newFlagSet("run", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
 	cfg, ok := loadConfig(*path, stderr)

@@ -184,3 +184,18 @@ func TestCLIRunExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIStrayArgumentIsAUsageError: a word left over after the flags
+// (a config path without -config) is refused, not silently ignored.
+func TestCLIStrayArgumentIsAUsageError(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"validate", "bad.hcl"}, {"run", "my.hcl"}, {"validate", "x", "-config", "y.hcl"}} {
+		code, _, errOut := runBin(t, 10*time.Second, args...)
+		if code != 2 || !strings.Contains(errOut, "unexpected argument") {
+			t.Errorf("enricher %v: exit %d, stderr %q; want 2 and \"unexpected argument\"", args, code, errOut)
+		}
+	}
+	if code, _, _ := runBin(t, 10*time.Second, "plan", "extra"); code != 1 {
+		t.Errorf("enricher plan extra: exit %d, want 1", code)
+	}
+}
