@@ -108,7 +108,7 @@ func (d demo) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer func() { stopWorkers(); wg.Wait() }()
 	for i := 0; i < d.workers; i++ {
-		rt, err := worker.StartRuntime(ctx, worker.RuntimeOptions{Config: cfg, Logger: d.log.With().Int("worker", i+1).Logger(), ID: fmt.Sprintf("demo-worker-%d", i+1), ShutdownGrace: 5 * time.Second})
+		rt, err := worker.StartRuntime(ctx, worker.RuntimeOptions{Config: cfg, Logger: d.log.With().Int("worker", i+1).Logger(), ID: fmt.Sprintf("%s-w%d", worker.DefaultID(), i+1), ShutdownGrace: 5 * time.Second})
 		if err != nil {
 			return fmt.Errorf("start worker %d: %w", i+1, err)
 		}

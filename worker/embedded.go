@@ -112,6 +112,9 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		}
 		_ = l.Close()
 	}
+	if err := usableDir(opts.StoreDir); err != nil {
+		return nil, fmt.Errorf("embedded nats store_dir %q: %w", opts.StoreDir, err)
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -236,3 +239,18 @@ func (l serverLogger) Fatalf(f string, v ...any)  { l.log.Error().Msgf(f, v...) 
 func (l serverLogger) Errorf(f string, v ...any)  { l.log.Error().Msgf(f, v...) }
 func (l serverLogger) Debugf(f string, v ...any)  { l.log.Trace().Msgf(f, v...) }
 func (l serverLogger) Tracef(f string, v ...any)  { l.log.Trace().Msgf(f, v...) }
+
+// usableDir creates dir if needed and checks that files can be written in
+// it, so an unusable store fails start-up at once with its own reason.
+func usableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".enricher-probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
+}
