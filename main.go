@@ -27,6 +27,8 @@ Usage:
   enricher demo     [-alerts N] [-workers K]
                                           embedded NATS + simulator + K workers, N alerts
   enricher sim      [-listen ADDR] [flags] run the Defender API simulator
+  enricher bench    [-alerts N] [-workers K] [-rate R] [-cache-warm] [-json] [flags]
+                                          measure throughput, latency and RSS against a plain JetStream loop
   enricher validate [-config FILE]        check the configuration
   enricher plan     [-config FILE] [-format text|json]
                                           show what apply would change (exit 3 if anything)
@@ -56,6 +58,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "sim":
 		return cmdSim(rest, stderr)
+	case "bench":
+		return cmdBench(rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
 	case "plan":
