@@ -184,16 +184,7 @@ func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg 
 		case <-ctx.Done():
 			return
 		}
-		n := 1
-		for n < cap(slots) {
-			select {
-			case slots <- struct{}{}:
-				n++
-				continue
-			default:
-			}
-			break
-		}
+		n := w.moreSlots(ctx, slots)
 		got, err := w.fetch(ctx, workCtx, cons, n, slots, wg)
 		for i := got; i < n; i++ {
 			<-slots
@@ -211,10 +202,47 @@ func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg 
 	}
 }
 
-// fetch asks for up to n messages and starts a handler for each as it
-// arrives. It returns how many handlers it started.
+// batchWait is how long the pull loop waits for half its slots to come
+// free before it fetches into fewer: one pull per message costs a round
+// trip each, so batches are worth a millisecond.
+const batchWait = time.Millisecond
+
+// moreSlots takes, besides the one slot already held, every free slot; if
+// that is under half of them it waits up to batchWait for more. It
+// returns how many slots are held.
+func (w *Worker) moreSlots(ctx context.Context, slots chan struct{}) int {
+	n, want := 1, cap(slots)/2
+	var timer <-chan time.Time
+	for n < cap(slots) {
+		select {
+		case slots <- struct{}{}:
+			n++
+			continue
+		default:
+		}
+		if n >= want {
+			return n
+		}
+		if timer == nil {
+			timer = time.After(batchWait)
+		}
+		select {
+		case slots <- struct{}{}:
+			n++
+		case <-timer:
+			return n
+		case <-ctx.Done():
+			return n
+		}
+	}
+	return n
+}
+
 // fetchExpiry is how long one pull request waits for messages.
 const fetchExpiry = 2 * time.Second
+
+// fetch asks for up to n messages and starts a handler for each as it
+// arrives. It returns how many handlers it started.
 
 func (w *Worker) fetch(ctx, workCtx context.Context, cons jetstream.Consumer, n int, slots chan struct{}, wg *sync.WaitGroup) (int, error) {
 	// The pull is not cancelled at shutdown: nats.go drops the messages the
