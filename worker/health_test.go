@@ -88,13 +88,13 @@ func TestReadiness(t *testing.T) {
 
 	// NATS comes back on the same port with the same store.
 	e.srv = startNATS(t, func(so *server.Options) { so.Port = port; so.StoreDir = store })
-	waitStatus(t, o.ops.URL, "/readyz", http.StatusOK, 20*time.Second, "/readyz 200 once NATS is back")
+	waitStatus(t, o.ops.URL, "/readyz", http.StatusOK, 60*time.Second, "/readyz 200 once NATS is back")
 
 	// And the worker works again: a message published now gets its outcome.
 	id := e.Sim.AlertIDs(1)[0]
-	waitFor(t, 10*time.Second, "the test connection back", e.nc.IsConnected)
+	waitFor(t, 60*time.Second, "the test connection back", e.nc.IsConnected)
 	e.publish([]byte(id))
-	outputs, _ := e.waitSettled(30 * time.Second)
+	outputs, _ := e.waitSettled(60 * time.Second)
 	if len(outputs) != 1 {
 		t.Errorf("%d outputs after NATS came back, want 1", len(outputs))
 	}
