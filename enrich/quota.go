@@ -53,7 +53,13 @@ type QuotaOptions struct {
 // after a jitter of at most a few milliseconds, from a fresh read. So every
 // grant is checked against all the grants recorded before it, and no two
 // workers grant from the same state. The goroutines of one Quota take turns
-// (one in Wait at a time), so they do not race each other.
+// (one holds the turn at a time), so they do not race each other, and the
+// one that holds the turn grants, in the same compare-and-set, to every
+// goroutine of this Quota waiting at that moment, as many as the limits
+// admit now: all the grants of a batch are recorded, each with the same
+// time, so N waiters cost one write instead of N. A waiter whose ctx ends
+// before it is taken into a batch leaves no grant; one taken into a batch
+// whose write lands counts as used even if its ctx ended meanwhile.
 //
 // # Time
 //
@@ -101,6 +107,9 @@ type Quota struct {
 	clock   *quotaClock
 	// turn lets one goroutine at a time run Wait.
 	turn chan struct{}
+	// waiting are the Wait calls not yet taken into a batch (under mu),
+	// oldest first.
+	waiting []*quotaWaiter
 
 	mu sync.Mutex
 	// cached is the last state this Quota wrote, tried first by the next
@@ -129,6 +138,9 @@ type quotaSnapshot struct {
 type QuotaStats struct {
 	// Granted is the number of grants Wait returned.
 	Granted uint64
+	// GrantWrites is the number of compare-and-set writes that recorded
+	// grants; each records a whole batch, so it is at most Granted.
+	GrantWrites uint64
 	// CASConflicts is the number of writes lost to another writer.
 	CASConflicts uint64
 	// Waited is the total time spent in Wait, round trips included.

@@ -28,20 +28,47 @@ func (q *Quota) WaitGrant(ctx context.Context) (time.Time, error) {
 	q.mu.Lock()
 	q.stats.Waiting++
 	q.mu.Unlock()
+	granted := false
 	defer func() {
 		d := q.now().Sub(start)
 		q.mu.Lock()
 		q.stats.Waiting--
 		q.stats.Waited += d
 		q.stats.Paused += paused
+		if granted {
+			q.stats.Granted++
+		}
 		q.mu.Unlock()
 	}()
-	select {
-	case q.turn <- struct{}{}:
-		defer func() { <-q.turn }()
-	case <-ctx.Done():
-		return time.Time{}, fmt.Errorf("wait for quota: %w", ctx.Err())
+	w := q.enqueue(ctx)
+	for {
+		select {
+		case q.turn <- struct{}{}:
+			if !q.lead(w) { // granted by the previous turn holder
+				<-q.turn
+				continue
+			}
+			ts, err := q.grant(ctx, &paused)
+			<-q.turn
+			granted = err == nil
+			return ts, err
+		case <-w.done:
+			granted = true
+			return time.UnixMicro(w.grant), nil
+		case <-ctx.Done():
+			if g, ok := q.leave(w); ok {
+				granted = true
+				return time.UnixMicro(g), nil
+			}
+			return time.Time{}, fmt.Errorf("wait for quota: %w", ctx.Err())
+		}
 	}
+}
+
+// grant runs while its caller holds the turn: it waits until the limits
+// admit a grant, then records one for the caller and one for each waiter of
+// this Quota the limits also admit now, in one compare-and-set.
+func (q *Quota) grant(ctx context.Context, paused *time.Duration) (time.Time, error) {
 	snap := q.startSnapshot()
 	// fresh: snap was just read or written, not remembered from before.
 	fresh := false
@@ -91,7 +118,7 @@ func (q *Quota) WaitGrant(ctx context.Context) (time.Time, error) {
 			reload := d > quotaMaxSleep
 			d = min(d, quotaMaxSleep)
 			if st.PausedUntil > lo {
-				paused += min(d, time.Duration(st.PausedUntil-lo)*time.Microsecond)
+				*paused += min(d, time.Duration(st.PausedUntil-lo)*time.Microsecond)
 			}
 			if err := quotaSleep(ctx, d); err != nil {
 				return time.Time{}, fmt.Errorf("wait for quota: %w", err)
@@ -102,11 +129,14 @@ func (q *Quota) WaitGrant(ctx context.Context) (time.Time, error) {
 			// Otherwise try the same state: the CAS tells if it moved on.
 			continue
 		}
-		next := QuotaState{PausedUntil: st.PausedUntil, Grants: quotaWithGrant(st.Grants, hi, q.maxN)}
+		// The caller's grant is admitted (e <= lo); add the waiters the room allows.
+		batch := q.claim(quotaRoom(st, q.ql, lo, hi, 1+q.pending()) - 1)
+		next := QuotaState{PausedUntil: st.PausedUntil, Grants: quotaWithGrants(st.Grants, hi, 1+len(batch), q.maxN)}
 		t0 := q.now()
 		rev, err := q.cas(ctx, snap.rev, next)
 		t1 := q.now()
 		if quotaIsConflict(err) {
+			q.unclaim(batch)
 			conflicted = true
 			q.countConflict()
 			snap = nil
@@ -116,15 +146,27 @@ func (q *Quota) WaitGrant(ctx context.Context) (time.Time, error) {
 			continue
 		}
 		if err != nil {
+			// The outcome is unknown: the grants may be recorded (then
+			// wasted, never used twice). The others of the batch wait
+			// for the next turn holder rather than fail on w's error.
+			q.unclaim(batch)
 			return time.Time{}, fmt.Errorf("record quota grant: %w", err)
 		}
 		q.wrote(&quotaSnapshot{rev: rev, state: next}, t0, t1)
 		q.observe(next, lo)
 		q.mu.Lock()
-		q.stats.Granted++
+		q.stats.GrantWrites++
 		q.mu.Unlock()
+		q.settle(batch, hi)
 		return time.UnixMicro(hi), nil
 	}
+}
+
+// pending returns the number of waiters not yet taken into a batch.
+func (q *Quota) pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
 }
 
 // startSnapshot returns the state this Quota last wrote if the last Wait met
