@@ -92,7 +92,7 @@ type QuotaOptions struct {
 // with more than max(N) grants (a worker with larger limits) is cut to the
 // most recent max(N). A deleted or purged key starts again from an empty
 // state. A grant whose Wait returned counts even if its call is never sent
-// (a worker died), unless Release gives it back.
+// (a worker died).
 type Quota struct {
 	kv     jetstream.KeyValue
 	key    string
@@ -154,8 +154,6 @@ type QuotaStats struct {
 	Remaining []WindowRemaining
 	// Repairs is the number of corrupt values this Quota replaced.
 	Repairs uint64
-	// Released is the number of grants given back by Release.
-	Released uint64
 	// ClockOffset is the estimated NATS server clock minus the local clock.
 	ClockOffset time.Duration
 	// ClockSynced is false while no server clock sample could be taken (the

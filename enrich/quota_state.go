@@ -182,18 +182,6 @@ func quotaWithGrant(grants []int64, ts int64, max int) []int64 {
 	return out
 }
 
-// quotaWithoutGrant returns grants without one occurrence of ts, and whether
-// ts was present. grants is not modified.
-func quotaWithoutGrant(grants []int64, ts int64) ([]int64, bool) {
-	i := sort.Search(len(grants), func(i int) bool { return grants[i] >= ts })
-	if i == len(grants) || grants[i] != ts {
-		return grants, false
-	}
-	out := make([]int64, 0, len(grants)-1)
-	out = append(out, grants[:i]...)
-	return append(out, grants[i+1:]...), true
-}
-
 // quotaRemaining returns, for a limit, how many more grants the window
 // ending at now (µs) would admit.
 func quotaRemaining(grants []int64, l quotaLimit, now int64) int {

@@ -98,12 +98,6 @@ func TestQuotaGrantList(t *testing.T) {
 	if !slices.Equal(in, []int64{1, 2, 5}) {
 		t.Errorf("input changed: %v", in)
 	}
-	if got, ok := quotaWithoutGrant([]int64{1, 2, 2, 5}, 2); !ok || !slices.Equal(got, []int64{1, 2, 5}) {
-		t.Errorf("remove: %v %v", got, ok)
-	}
-	if _, ok := quotaWithoutGrant(in, 4); ok {
-		t.Error("removed a grant that is not there")
-	}
 	l := quotaLimit{calls: 3, span: 10}
 	if r := quotaRemaining([]int64{1, 5, 8}, l, 12); r != 1 {
 		t.Errorf("remaining = %d, want 1", r)

@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -169,36 +168,5 @@ func TestQuotaDeletedKeyRestarts(t *testing.T) {
 	}
 	if g := q.Stats().Granted; g != 6 {
 		t.Errorf("Granted = %d, want 6", g)
-	}
-}
-
-func TestQuotaRelease(t *testing.T) {
-	t.Parallel()
-	s := quotaTestServer(t)
-	q := quotaTestNew(t, s, "release", 0, "2/1h")
-	ctx := quotaTestCtx(t, 10*time.Second)
-	g1, err := q.WaitGrant(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.WaitGrant(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Release(ctx, time.Unix(1, 0)); err != nil {
-		t.Fatalf("Release of an unknown grant: %v", err)
-	}
-	if err := q.Release(ctx, g1); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Wait(ctx); err != nil {
-		t.Fatalf("Wait after Release: %v", err)
-	}
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	if err := q.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("third grant in the window: Wait = %v, want context.DeadlineExceeded", err)
-	}
-	if st := q.Stats(); st.Released != 1 || st.Granted != 3 {
-		t.Errorf("Released %d Granted %d, want 1 and 3", st.Released, st.Granted)
 	}
 }

@@ -20,8 +20,8 @@ func (q *Quota) Wait(ctx context.Context) error {
 	return err
 }
 
-// WaitGrant is Wait that also returns the grant's recorded time, the token
-// Release takes to give the grant back.
+// WaitGrant is Wait that also returns the grant's recorded time (on the
+// fleet clock).
 func (q *Quota) WaitGrant(ctx context.Context) (time.Time, error) {
 	start := q.now()
 	var paused time.Duration
