@@ -20,24 +20,38 @@ var ErrNoClientSecret = errors.New("no defender client secret configured")
 // TokenURL is the OAuth2 token endpoint: defender.token_url, or the Entra ID
 // v2.0 endpoint of defender.tenant_id on the sign-in host of the API's
 // cloud: login.microsoftonline.us for US Government GCC High and DoD
-// (api-gov.*.microsoft.us), login.microsoftonline.com for every other.
+// (api-gov.*.microsoft.us), login.microsoftonline.com for every other
+// Microsoft host. A base_url that is not a Microsoft host (the simulator, a
+// test double) serves its own token endpoint: <base_url>/<tenant_id>/oauth2/v2.0/token.
 func (c *Config) TokenURL() string {
 	if c.Defender.TokenURL != "" {
 		return c.Defender.TokenURL
 	}
-	return "https://" + tokenHost(c.Defender.BaseURL) + "/" + url.PathEscape(c.Defender.TenantID) + "/oauth2/v2.0/token"
+	path := "/" + url.PathEscape(c.Defender.TenantID) + "/oauth2/v2.0/token"
+	u, err := url.Parse(c.Defender.BaseURL)
+	if err != nil || u.Host == "" {
+		return "https://login.microsoftonline.com" + path
+	}
+	h := strings.ToLower(u.Hostname())
+	switch {
+	case strings.HasPrefix(h, "api-gov.") && strings.HasSuffix(h, ".microsoft.us"):
+		return "https://login.microsoftonline.us" + path
+	case microsoftHost(h):
+		return "https://login.microsoftonline.com" + path
+	default:
+		return u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/") + path
+	}
 }
 
-// tokenHost is the Entra ID sign-in host for an API base URL.
-func tokenHost(baseURL string) string {
-	u, err := url.Parse(baseURL)
-	if err == nil {
-		h := strings.ToLower(u.Hostname())
-		if strings.HasPrefix(h, "api-gov.") && strings.HasSuffix(h, ".microsoft.us") {
-			return "login.microsoftonline.us"
+// microsoftHost reports whether h is a Microsoft API host (whose tokens
+// come from Entra ID).
+func microsoftHost(h string) bool {
+	for _, d := range []string{".microsoft.com", ".microsoft.us", ".windows.com", ".windows.net"} {
+		if strings.HasSuffix(h, d) {
+			return true
 		}
 	}
-	return "login.microsoftonline.com"
+	return false
 }
 
 // QuotaKey is the KV key of the shared budget: quota.key, or a key derived

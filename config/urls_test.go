@@ -38,6 +38,9 @@ func TestTokenURLFollowsTheCloud(t *testing.T) {
 		"https://eu.api.security.microsoft.com":       "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
 		"https://api-gcc.securitycenter.microsoft.us": "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
 		"https://api-gov.securitycenter.microsoft.us": "https://login.microsoftonline.us/t1/oauth2/v2.0/token",
+		"https://api.securitycenter.windows.com":      "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
+		"http://127.0.0.1:8089":                       "http://127.0.0.1:8089/t1/oauth2/v2.0/token",
+		"http://sim:8089/":                            "http://sim:8089/t1/oauth2/v2.0/token",
 	} {
 		c := Default()
 		c.Defender.BaseURL, c.Defender.TenantID = base, "t1"
