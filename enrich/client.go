@@ -31,7 +31,7 @@ const (
 // defaults above; an empty Scope takes DefaultScope.
 type Options struct {
 	BaseURL          string // e.g. https://api.securitycenter.microsoft.com
-	TokenURL         string // e.g. DefaultTokenURL(BaseURL, tenantID)
+	TokenURL         string // e.g. (*config.Config).TokenURL()
 	Scope            string
 	ClientID         string
 	ClientSecret     string // exactly one of ClientSecret and ClientSecretFile

@@ -366,7 +366,7 @@ func TestGetUserConcurrentCallersShareOneToken(t *testing.T) {
 
 func TestNewClientValidates(t *testing.T) {
 	t.Parallel()
-	good := Options{BaseURL: "https://api.securitycenter.microsoft.com", TokenURL: DefaultTokenURL("", "t"),
+	good := Options{BaseURL: "https://api.securitycenter.microsoft.com", TokenURL: "https://login.microsoftonline.com/t/oauth2/v2.0/token",
 		ClientID: "id", ClientSecret: stubSecret}
 	if _, err := NewClient(good); err != nil {
 		t.Fatalf("NewClient(good): %v", err)

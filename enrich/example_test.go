@@ -24,7 +24,7 @@ func ExampleClient_GetUser() {
 
 	c, err := enrich.NewClient(enrich.Options{
 		BaseURL:      srv.URL,
-		TokenURL:     srv.URL + "/tenant/oauth2/v2.0/token", // enrich.DefaultTokenURL(base, tenant) in production
+		TokenURL:     srv.URL + "/tenant/oauth2/v2.0/token", // (*config.Config).TokenURL() in production
 		ClientID:     "client-id",
 		ClientSecret: "client-secret",
 		Attempts:     3,

@@ -50,27 +50,6 @@ func LookupAPIHost(hostOrURL string) (APIHost, bool) {
 	return APIHost{}, false
 }
 
-// TokenHostFor returns the token host for an API base URL:
-// login.microsoftonline.us for api-gov.* (GCC High and DoD), else
-// login.microsoftonline.com (GCC included).
-func TokenHostFor(baseURL string) string {
-	if strings.HasPrefix(hostOf(baseURL), "api-gov.") {
-		return TokenHostUSGov
-	}
-	return TokenHostCommercial
-}
-
-// DefaultTokenURL returns the v2.0 token endpoint for an API base URL and a
-// tenant: https://<token host>/<tenant>/oauth2/v2.0/token. It returns ""
-// when tenantID is empty (no endpoint can be formed).
-func DefaultTokenURL(baseURL, tenantID string) string {
-	tenantID = strings.TrimSpace(tenantID)
-	if tenantID == "" {
-		return ""
-	}
-	return "https://" + TokenHostFor(baseURL) + "/" + url.PathEscape(tenantID) + "/oauth2/v2.0/token"
-}
-
 // hostOf returns the lower-case host name (no port) of a URL or bare host.
 func hostOf(s string) string {
 	s = strings.TrimSpace(s)

@@ -1,23 +1,11 @@
 package enrich
 
-import "testing"
+import (
+	"strings"
+	"testing"
 
-func TestDefaultTokenURL(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ base, tenant, want string }{
-		{"https://api.securitycenter.microsoft.com", "t1", "https://login.microsoftonline.com/t1/oauth2/v2.0/token"},
-		{"https://eu.api.security.microsoft.com/", "t1", "https://login.microsoftonline.com/t1/oauth2/v2.0/token"},
-		{"https://api-gcc.securitycenter.microsoft.us", "t1", "https://login.microsoftonline.com/t1/oauth2/v2.0/token"},
-		{"https://api-gov.securitycenter.microsoft.us", "t1", "https://login.microsoftonline.us/t1/oauth2/v2.0/token"},
-		{"https://API-GOV.securitycenter.microsoft.us:443", "t1", "https://login.microsoftonline.us/t1/oauth2/v2.0/token"},
-		{"https://api.securitycenter.microsoft.com", "a/b", "https://login.microsoftonline.com/a%2Fb/oauth2/v2.0/token"},
-		{"https://api.securitycenter.microsoft.com", " ", ""},
-	} {
-		if got := DefaultTokenURL(tc.base, tc.tenant); got != tc.want {
-			t.Errorf("DefaultTokenURL(%q, %q) = %q, want %q", tc.base, tc.tenant, got, tc.want)
-		}
-	}
-}
+	"github.com/enricher/enricher/config"
+)
 
 func TestKnownAPIHosts(t *testing.T) {
 	t.Parallel()
@@ -31,8 +19,11 @@ func TestKnownAPIHosts(t *testing.T) {
 			t.Errorf("duplicate host %s", h.Host)
 		}
 		seen[h.Host] = true
-		if want := TokenHostFor("https://" + h.Host); h.TokenHost != want {
-			t.Errorf("%s: table says token host %s, TokenHostFor says %s", h.Host, h.TokenHost, want)
+		// The token URL the runtime uses comes from config: the table agrees.
+		c := config.Default()
+		c.Defender.BaseURL, c.Defender.TenantID = "https://"+h.Host, "t"
+		if got := c.TokenURL(); !strings.HasPrefix(got, "https://"+h.TokenHost+"/") {
+			t.Errorf("%s: table says token host %s, config derives %s", h.Host, h.TokenHost, got)
 		}
 	}
 	hosts[0].Host = "changed"

@@ -206,3 +206,20 @@ func (s *syncBuffer) String() string {
 func zeroLogger(w io.Writer) zerolog.Logger { return zerolog.New(w) }
 
 func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+// runWorkerWith applies the resources and runs one Worker on e.Cfg with
+// fetcher in place of the Defender client, logging to log, until cleanup.
+func (e *testEnv) runWorkerWith(fetcher UserFetcher, log io.Writer) {
+	e.t.Helper()
+	if _, err := Apply(context.Background(), e.js, DeclaredResources(e.Cfg)); err != nil {
+		e.t.Fatal(err)
+	}
+	w, err := New(Options{Config: e.Cfg, Conn: e.nc, Fetcher: fetcher, Logger: zeroLogger(log)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+}

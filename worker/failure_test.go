@@ -179,18 +179,8 @@ func (p *panicky) GetUser(context.Context, string) (enrich.Result, error) {
 func TestPanicIsRecovered(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sim.Options{Alerts: 1})
-	if _, err := Apply(context.Background(), e.js, DeclaredResources(e.Cfg)); err != nil {
-		t.Fatal(err)
-	}
 	log := &syncBuffer{}
-	w, err := New(Options{Config: e.Cfg, Conn: e.nc, Fetcher: &panicky{}, Logger: zeroLogger(log)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	e.runWorkerWith(&panicky{}, log)
 	e.publish([]byte("alert_1"), []byte("alert_2"))
 	outputs, dead := e.waitSettled(30 * time.Second)
 	if len(outputs) != 2 || len(dead) != 0 {
@@ -239,18 +229,9 @@ func TestLongWaitIsNotRedelivered(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sim.Options{Alerts: 1})
 	e.Cfg.Input.AckWait = time.Second
-	if _, err := Apply(context.Background(), e.js, DeclaredResources(e.Cfg)); err != nil {
-		t.Fatal(err)
-	}
 	api := &slowAPI{delay: 3 * time.Second}
-	w, err := New(Options{Config: e.Cfg, Conn: e.nc, Fetcher: api, Logger: zeroLogger(&syncBuffer{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	e.runWorkerWith(api, &syncBuffer{})
+	ctx := context.Background()
 	e.publish([]byte("a1"), []byte("a2"))
 	outputs, _ := e.waitSettled(30 * time.Second)
 	if len(outputs) != 2 {
