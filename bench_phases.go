@@ -20,6 +20,10 @@ type enricherPhase struct {
 	b    *bench
 	name string
 	rts  []*worker.Runtime
+	// keep leaves the runtimes running after the phase, for a later phase
+	// that takes them over (from).
+	keep bool
+	from *enricherPhase
 }
 
 func (e *enricherPhase) phaseName() string { return e.name }
@@ -49,6 +53,10 @@ func (e *enricherPhase) outputs() []span {
 // prepare starts the runtimes (which apply the declared resources) but
 // not their pull loops.
 func (e *enricherPhase) prepare(ctx context.Context) error {
+	if e.from != nil {
+		e.rts = e.from.rts
+		return nil
+	}
 	for i := 0; i < e.b.o.Workers; i++ {
 		rt, err := worker.StartRuntime(ctx, worker.RuntimeOptions{
 			Config: e.b.cfg, Logger: e.b.o.Log.With().Int("worker", i+1).Logger(),
@@ -63,13 +71,25 @@ func (e *enricherPhase) prepare(ctx context.Context) error {
 }
 
 // run runs every runtime until ctx ends (a runtime run on an ended ctx
-// just closes).
+// just closes); with keep, it runs their workers only, and the runtimes
+// stay open for the next phase.
 func (e *enricherPhase) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, rt := range e.rts {
-		wg.Go(func() { _ = rt.Run(ctx) })
+		if e.keep {
+			wg.Go(func() { _ = rt.Worker().Run(ctx) })
+		} else {
+			wg.Go(func() { _ = rt.Run(ctx) })
+		}
 	}
 	wg.Wait()
+}
+
+// close closes the runtimes (after a phase that kept them).
+func (e *enricherPhase) close() {
+	for _, rt := range e.rts {
+		rt.Close()
+	}
 }
 
 // Names of the baseline's resources.

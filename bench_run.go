@@ -117,9 +117,14 @@ func runBench(ctx context.Context, o benchOptions) (*benchReport, error) {
 	if o.Baseline {
 		phases = append(phases, &baseline{b: b})
 	}
-	phases = append(phases, &enricherPhase{b: b, name: phaseEnricher})
+	api := &enricherPhase{b: b, name: phaseEnricher}
+	phases = append(phases, api)
 	if o.CacheWarm {
-		phases = append(phases, &enricherPhase{b: b, name: phaseCache})
+		// The same workers again: both tiers of their outcome cache (in
+		// process and the KV bucket) hold every alert of the first pass.
+		api.keep = true
+		phases = append(phases, &enricherPhase{b: b, name: phaseCache, from: api})
+		defer api.close()
 	}
 	for _, c := range phases {
 		p, err := b.runPhase(ctx, c)
@@ -150,6 +155,10 @@ func (b *bench) config(simURL string) *config.Config {
 	cfg.Retry.BaseDelay = 50 * time.Millisecond
 	cfg.Retry.MaxDelay = time.Second
 	cfg.Worker.Concurrency = b.o.Concurrency
+	// The in-process tier holds every alert of the run, so that the second
+	// pass of -cache-warm finds them all (an LRU smaller than a pass in
+	// order keeps none of it).
+	cfg.Cache.LocalEntries = max(cfg.Cache.LocalEntries, b.o.Alerts)
 	cfg.HTTP.Listen = ""
 	return cfg
 }

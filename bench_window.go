@@ -49,6 +49,7 @@ func (b *bench) runPhase(ctx context.Context, c consumers) (benchPhase, error) {
 		rss.Stop()
 		return p, err
 	}
+	granted0, waited0, conflicts0 := c.quotaStats()
 	cpu0 := cpuTime()
 	start := time.Now()
 	launch()
@@ -93,6 +94,7 @@ func (b *bench) runPhase(ctx context.Context, c consumers) (benchPhase, error) {
 		p.CPUPerAlertUs = math.Round(float64(cpu/time.Microsecond) / float64(p.Done))
 	}
 	granted, waited, conflicts := c.quotaStats()
+	granted, waited, conflicts = granted-granted0, waited-waited0, conflicts-conflicts0
 	if granted > 0 {
 		p.QuotaWaitUs = math.Round(float64(waited/time.Microsecond) / float64(granted))
 	}

@@ -174,6 +174,13 @@ type Retry struct {
 	MaxDelay time.Duration
 }
 
+// Bounds of cache.local_entries: the default keeps about 10 MiB of
+// outcomes at most (a Defender user entity is under 1 KiB).
+const (
+	DefaultLocalEntries = 10000
+	MaxLocalEntries     = 1000000
+)
+
 // Cache is the `cache` block.
 type Cache struct {
 	// Bucket is the KV bucket of outcomes per alert ID.
@@ -182,6 +189,9 @@ type Cache struct {
 	TTL time.Duration
 	// Replicas is the bucket's replica count (1, 3 or 5).
 	Replicas int
+	// LocalEntries bounds the in-process tier in front of the bucket: the
+	// most recent outcomes each worker keeps in memory (0 = none).
+	LocalEntries int
 }
 
 // Worker is the `worker` block.
@@ -240,7 +250,7 @@ func Default() *Config {
 			Replicas: 1,
 		},
 		Retry:  Retry{Attempts: 5, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute},
-		Cache:  Cache{Bucket: "enricher_users", TTL: 24 * time.Hour, Replicas: 1},
+		Cache:  Cache{Bucket: "enricher_users", TTL: 24 * time.Hour, Replicas: 1, LocalEntries: DefaultLocalEntries},
 		Worker: Worker{Concurrency: 16},
 		HTTP:   HTTP{Listen: "127.0.0.1:9090"},
 		Log:    Log{Level: "info", Format: "json"},

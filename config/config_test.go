@@ -31,7 +31,7 @@ func contractDefaults() Config {
 			Margin: time.Second, Replicas: 1,
 		},
 		Retry:  Retry{Attempts: 5, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute},
-		Cache:  Cache{Bucket: "enricher_users", TTL: 24 * time.Hour, Replicas: 1},
+		Cache:  Cache{Bucket: "enricher_users", TTL: 24 * time.Hour, Replicas: 1, LocalEntries: 10000},
 		Worker: Worker{Concurrency: 16},
 		HTTP:   HTTP{Listen: "127.0.0.1:9090"},
 		Log:    Log{Level: "info", Format: "json"},
@@ -127,7 +127,7 @@ func TestLoadFullExample(t *testing.T) {
 			Limits: []Limit{{90, time.Minute}, {1400, time.Hour}}, Margin: 2 * time.Second, Replicas: 3,
 		},
 		Retry:  Retry{Attempts: 4, BaseDelay: 250 * time.Millisecond, MaxDelay: 30 * time.Second},
-		Cache:  Cache{Bucket: "enricher_users_prod", TTL: 12 * time.Hour, Replicas: 3},
+		Cache:  Cache{Bucket: "enricher_users_prod", TTL: 12 * time.Hour, Replicas: 3, LocalEntries: 5000},
 		Worker: Worker{Concurrency: 32},
 		HTTP:   HTTP{Listen: "0.0.0.0:9191"},
 		Log:    Log{Level: "debug", Format: "console"},
@@ -180,8 +180,9 @@ func TestSchemaCoversConfig(t *testing.T) {
 			t.Errorf("field %s has no attribute", name)
 		}
 	}
-	if len(seen) != 50 {
-		t.Errorf("the schema has %d attributes, want the 50 of CONTRACT section 2", len(seen))
+	// The 50 of CONTRACT section 2, and cache.local_entries (README).
+	if len(seen) != 51 {
+		t.Errorf("the schema has %d attributes, want the 50 of CONTRACT section 2 and cache.local_entries", len(seen))
 	}
 }
 

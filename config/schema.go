@@ -103,6 +103,7 @@ func schema() []blockSpec {
 			{"bucket", kindString, false, func(c *Config) any { return &c.Cache.Bucket }},
 			{"ttl", kindDuration, false, func(c *Config) any { return &c.Cache.TTL }},
 			{"replicas", kindInt, false, func(c *Config) any { return &c.Cache.Replicas }},
+			{"local_entries", kindInt, false, func(c *Config) any { return &c.Cache.LocalEntries }},
 		}},
 		{name: "worker", attrs: []attrSpec{
 			{"concurrency", kindInt, false, func(c *Config) any { return &c.Worker.Concurrency }},

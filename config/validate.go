@@ -270,6 +270,9 @@ func (c *Config) checkBuckets(ch *checker) {
 	if q.Bucket == c.Cache.Bucket {
 		ch.add([]string{"cache.bucket", "quota.bucket"}, "cache.bucket must differ from quota.bucket %q", q.Bucket)
 	}
+	if n := c.Cache.LocalEntries; n < 0 || n > MaxLocalEntries {
+		ch.addf("cache.local_entries", "cache.local_entries must be between 0 (off) and %d, got %d", MaxLocalEntries, n)
+	}
 }
 
 // checkProcess checks the worker, http and log blocks.

@@ -82,6 +82,7 @@ func TestValidateFileValues(t *testing.T) {
 		{"same streams", `output { stream = "ALERTS" }`, `"ALERTS"`, `output.stream must differ from input.stream "ALERTS"`},
 		{"base above max", "retry {\n  base_delay = \"2m\"\n}", `"2m"`, "retry.base_delay 2m0s must not exceed retry.max_delay 1m0s"},
 		{"zero timeout", `defender { timeout = "0s" }`, `"0s"`, "defender.timeout must be a positive duration, got 0s"},
+		{"local entries", "cache { local_entries = -1 }", "-1", "cache.local_entries must be between 0 (off) and 1000000, got -1"},
 		{"concurrency", "worker { concurrency = 1025 }", "1025", "worker.concurrency must be between 1 and 1024, got 1025"},
 		{"log level", `log { level = "trace" }`, `"trace"`, `log.level must be debug, info, warn or error, got "trace"`},
 		{"http listen", `http { listen = "localhost" }`, `"localhost"`, `http.listen "localhost": is not host:port`},

@@ -38,34 +38,48 @@ func NewKVCache(kv jetstream.KeyValue) *KVCache { return &KVCache{kv: kv} }
 
 // Get implements OutcomeCache.
 func (c *KVCache) Get(ctx context.Context, alertID string) (CachedOutcome, bool, error) {
+	o, _, ok, err := c.get(ctx, alertID)
+	return o, ok, err
+}
+
+// get returns the cached outcome with the entry itself (revision,
+// creation time).
+func (c *KVCache) get(ctx context.Context, alertID string) (CachedOutcome, jetstream.KeyValueEntry, bool, error) {
 	e, err := c.kv.Get(ctx, alertID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return CachedOutcome{}, false, nil
+		return CachedOutcome{}, nil, false, nil
 	}
 	if err != nil {
-		return CachedOutcome{}, false, fmt.Errorf("cache get %s: %w", alertID, err)
+		return CachedOutcome{}, nil, false, fmt.Errorf("cache get %s: %w", alertID, err)
 	}
 	var o CachedOutcome
 	if err := json.Unmarshal(e.Value(), &o); err != nil {
-		return CachedOutcome{}, false, fmt.Errorf("cache get %s: corrupt entry: %w", alertID, err)
+		return CachedOutcome{}, nil, false, fmt.Errorf("cache get %s: corrupt entry: %w", alertID, err)
 	}
 	if o.Status != schemas.StatusEnriched && o.Status != schemas.StatusNotFound {
-		return CachedOutcome{}, false, fmt.Errorf("cache get %s: unexpected status %q", alertID, o.Status)
+		return CachedOutcome{}, nil, false, fmt.Errorf("cache get %s: unexpected status %q", alertID, o.Status)
 	}
 	if o.Status == schemas.StatusEnriched && len(o.User) == 0 {
-		return CachedOutcome{}, false, fmt.Errorf("cache get %s: enriched entry without a user", alertID)
+		return CachedOutcome{}, nil, false, fmt.Errorf("cache get %s: enriched entry without a user", alertID)
 	}
-	return o, true, nil
+	return o, e, true, nil
 }
 
 // Put implements OutcomeCache.
 func (c *KVCache) Put(ctx context.Context, alertID string, o CachedOutcome) error {
+	_, err := c.put(ctx, alertID, o)
+	return err
+}
+
+// put stores o and returns the entry's revision.
+func (c *KVCache) put(ctx context.Context, alertID string, o CachedOutcome) (uint64, error) {
 	b, err := json.Marshal(o)
 	if err != nil {
-		return fmt.Errorf("cache put %s: %w", alertID, err)
+		return 0, fmt.Errorf("cache put %s: %w", alertID, err)
 	}
-	if _, err := c.kv.Put(ctx, alertID, b); err != nil {
-		return fmt.Errorf("cache put %s: %w", alertID, err)
+	rev, err := c.kv.Put(ctx, alertID, b)
+	if err != nil {
+		return 0, fmt.Errorf("cache put %s: %w", alertID, err)
 	}
-	return nil
+	return rev, nil
 }

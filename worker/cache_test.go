@@ -99,11 +99,14 @@ func TestRepeatedIDsAnsweredFromCache(t *testing.T) {
 
 // TestCacheFailureFallsBackToAPI: a cache entry that cannot be read (a
 // corrupt value) and then a cache bucket deleted mid-run both make the
-// worker ask the API; every message still gets its outcome, none is lost
+// worker ask the API (with the in-process tier off); every message still gets its outcome, none is lost
 // or dead-lettered.
 func TestCacheFailureFallsBackToAPI(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sim.Options{Alerts: 100})
+	// The bucket alone: the in-process tier (localcache_test.go) would
+	// answer the repeats from memory until its watch reports the deletion.
+	e.Cfg.Cache.LocalEntries = 0
 	e.startWorkers(1)
 	ctx := context.Background()
 	kv, err := e.js.KeyValue(ctx, e.Cfg.Cache.Bucket)

@@ -28,6 +28,10 @@ var (
 		"Calls of this worker waiting for the shared quota now.", nil, nil)
 	descQuotaConflicts = prometheus.NewDesc("enricher_quota_cas_conflicts_total",
 		"Quota state writes of this worker lost to another worker's write (retried at once).", nil, nil)
+	descLocalHits = prometheus.NewDesc("enricher_cache_local_hits_total",
+		"Outcome-cache look-ups of this worker served from its in-process tier (no NATS round trip); they count as hits in enricher_cache_requests_total too.", nil, nil)
+	descLocalEntries = prometheus.NewDesc("enricher_cache_local_entries",
+		"Outcomes held in this worker's in-process cache tier (at most cache.local_entries; 0 while the tier is off).", nil, nil)
 )
 
 // runtimeCollector reads the attached runtime's figures when scraped, so
@@ -37,7 +41,7 @@ type runtimeCollector struct{ m *Metrics }
 // Describe implements prometheus.Collector.
 func (c *runtimeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReady, descInFlight, descQuotaRemaining, descQuotaPaused,
-		descQuotaGranted, descQuotaWaiters, descQuotaConflicts} {
+		descQuotaGranted, descQuotaWaiters, descQuotaConflicts, descLocalHits, descLocalEntries} {
 		ch <- d
 	}
 }
@@ -55,6 +59,10 @@ func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if r.worker != nil {
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(r.worker.InFlight()))
+	}
+	if r.Local != nil {
+		ch <- prometheus.MustNewConstMetric(descLocalHits, prometheus.CounterValue, float64(r.Local.Hits()))
+		ch <- prometheus.MustNewConstMetric(descLocalEntries, prometheus.GaugeValue, float64(r.Local.Len()))
 	}
 	if r.Quota == nil {
 		return

@@ -47,20 +47,20 @@ type outcome struct {
 //
 // Every log line about the message carries alert_id: the parsed ID, or ""
 // when the body holds no valid one (stream_seq then names the message).
-func (w *Worker) handle(ctx, workCtx context.Context, msg jetstream.Msg) {
+func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jetstream.Msg) {
 	d := &delivery{msg: msg}
-	log := w.log.With().Str("subject", msg.Subject()).Logger()
 	meta, err := msg.Metadata()
 	if err != nil {
-		log.Error().Str("alert_id", "").Err(err).Msg("message without jetstream metadata; nak")
+		w.log.Error().Str("subject", msg.Subject()).Str("alert_id", "").Err(err).Msg("message without jetstream metadata; nak")
 		_ = msg.Nak()
 		return
 	}
 	d.meta = meta
-	log = log.With().Uint64("stream_seq", meta.Sequence.Stream).Uint64("delivery", meta.NumDelivered).Logger()
-	ctx = log.WithContext(ctx)
 
-	stop := heartbeat(msg, w.heartbeatEvery)
+	log := w.log.With().Str("subject", msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
+		Uint64("delivery", meta.NumDelivered).Logger()
+	ctx = log.WithContext(ctx)
+	stop := beats.start(msg).stop
 	defer stop()
 	defer func() {
 		if p := recover(); p != nil {

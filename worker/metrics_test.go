@@ -96,6 +96,10 @@ func TestMetricsAfterKnownRun(t *testing.T) {
 	check(`enricher_cache_requests_total{result="miss"}`, s.value("enricher_cache_requests_total", "result=miss"), float64(len(c.enriched)+len(c.notFound)+len(c.rejected)))
 	check(`enricher_cache_requests_total{result="hit"}`, s.value("enricher_cache_requests_total", "result=hit"), float64(c.dupEnriched+c.dupNone))
 	check(`enricher_cache_requests_total{result="error"}`, s.value("enricher_cache_requests_total", "result=error"), 0)
+	// One worker: every repeat came from its in-process tier, which holds
+	// every outcome the API gave.
+	check("enricher_cache_local_hits_total", s.value("enricher_cache_local_hits_total"), float64(c.dupEnriched+c.dupNone))
+	check("enricher_cache_local_entries", s.value("enricher_cache_local_entries"), float64(len(c.enriched)+len(c.notFound)))
 
 	check("enricher_ready", s.value("enricher_ready"), 1)
 	assertDeployNamesExist(t, s)

@@ -33,6 +33,10 @@ func workerPermissions(c *config.Config) *server.Permissions {
 		"$KV." + cache + ".>",
 		"$JS.API.DIRECT.GET.KV_" + quota + ".>",
 		"$JS.API.DIRECT.GET.KV_" + cache + ".>",
+		// The in-process cache tier's watch of the cache bucket.
+		"$JS.API.CONSUMER.CREATE.KV_" + cache + ".>",
+		"$JS.API.CONSUMER.DELETE.KV_" + cache + ".>",
+		"$JS.FC.KV_" + cache + ".>",
 	}
 	for _, s := range []string{in, c.Output.Stream, c.DeadLetter.Stream, "KV_" + quota, "KV_" + cache} {
 		pub = append(pub, "$JS.API.STREAM.INFO."+s)

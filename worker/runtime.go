@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,8 +56,13 @@ type Runtime struct {
 	js       jetstream.JetStream
 	worker   *Worker
 	Quota    *enrich.Quota
-	metrics  *Metrics
-	statsInt time.Duration
+	// Local is the in-process cache tier; nil when cache.local_entries is
+	// 0 or the bucket cannot be watched.
+	Local     *LocalCache
+	stopLocal context.CancelFunc
+	closeOnce sync.Once
+	metrics   *Metrics
+	statsInt  time.Duration
 }
 
 // StartRuntime connects (starting the embedded server if needed), applies
@@ -70,7 +76,7 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 	}
 	defer func() {
 		if err != nil {
-			r.close()
+			r.Close()
 		}
 	}()
 	url := cfg.NATS.URL
@@ -119,6 +125,12 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 		observer                 = opts.Observer
 		onAttempt func(enrich.AttemptInfo)
 	)
+	if r.Local, err = r.startLocalCache(kvCache); err != nil {
+		return nil, err
+	}
+	if r.Local != nil {
+		cache = r.Local
+	}
 	if m := r.metrics; m != nil {
 		limiter, cache, onAttempt = m.Limiter(limiter), m.Cache(cache), m.ObserveAttempt
 		observer = joinObservers(observer, m)
@@ -138,6 +150,28 @@ func StartRuntime(ctx context.Context, opts RuntimeOptions) (_ *Runtime, err err
 		r.metrics.attach(r)
 	}
 	return r, nil
+}
+
+// startLocalCache puts the in-process tier in front of the bucket and
+// starts its watch, which lives until the runtime closes. A watch that
+// cannot start (say, a user without the permission) leaves the tier off:
+// a warning, not a failure.
+func (r *Runtime) startLocalCache(kv *KVCache) (*LocalCache, error) {
+	if r.cfg.Cache.LocalEntries <= 0 {
+		return nil, nil
+	}
+	local, err := NewLocalCache(kv, r.cfg.Cache.LocalEntries, r.cfg.Cache.TTL)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := local.Watch(ctx, r.log); err != nil {
+		cancel()
+		r.log.Warn().Err(err).Msg("in-process cache tier off: every look-up goes to the cache bucket")
+		return nil, nil
+	}
+	r.stopLocal = cancel
+	return local, nil
 }
 
 // ensureResources applies the declared resources, or with
@@ -179,11 +213,18 @@ func (r *Runtime) Run(ctx context.Context) error {
 	stopStats := r.refreshConsumerStats(ctx)
 	err := r.worker.Run(ctx)
 	stopStats()
-	r.close()
+	r.Close()
 	return err
 }
 
+// Close drains the connection and stops the embedded server, as Run does
+// when it returns; it does nothing the second time.
+func (r *Runtime) Close() { r.closeOnce.Do(r.close) }
+
 func (r *Runtime) close() {
+	if r.stopLocal != nil {
+		r.stopLocal()
+	}
 	if r.nc != nil {
 		if err := r.nc.Drain(); err != nil {
 			r.nc.Close()

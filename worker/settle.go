@@ -44,23 +44,10 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 		case !fits(m, w.cfg.Output.Stream, w.nc.MaxPayload()):
 			o = dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes would not fit the server's max_payload of %d bytes", len(body), w.nc.MaxPayload()))
 		default:
-			err := w.store(workCtx, log, m, w.cfg.Output.Stream)
-			if errors.Is(err, nats.ErrMaxPayload) {
-				o = dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes does not fit the server's max_payload of %d bytes", len(body), w.nc.MaxPayload()))
-				break
-			}
-			if err != nil {
-				stopHeartbeat()
-				sampled(log, w.sample.publish).Error().Err(err).Bool("sampled", true).Msg("output not stored; will retry the message")
-				_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
+			var ok bool
+			if o, ok = w.storeOutput(ctx, workCtx, d, o, m, stopHeartbeat); ok {
 				return
 			}
-			stopHeartbeat()
-			w.ack(ctx, d)
-			log.Debug().Str("status", string(o.event.Enrichment.Status)).Str("source", string(o.event.Enrichment.Source)).
-				Int("attempts", o.event.Enrichment.Attempts).Msg("enriched")
-			w.observe(o)
-			return
 		}
 	}
 	if o.deadClass != "" {
@@ -106,6 +93,58 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 		_ = d.msg.Nak()
 	}
 	sampled(log, w.sample.retry).Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Bool("sampled", true).Msg("will retry")
+	w.observe(o)
+}
+
+// storeOutput stores an output event and then acks the input. It hands
+// the publish to the confirm loop when it can (asynchronous: the handler
+// is free for the next message while the server stores this one), and
+// otherwise stores it here, waiting. It returns false with a dead letter
+// when the event cannot fit the server's max_payload.
+func (w *Worker) storeOutput(ctx, workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
+	if w.outputs != nil {
+		f, err := w.js.PublishMsgAsync(m, jetstream.WithExpectStream(w.cfg.Output.Stream))
+		if err == nil {
+			w.outputs.add(pendingOutput{f: f, d: d, o: o, stop: stopHeartbeat, ctx: ctx, workCtx: workCtx})
+			return o, true
+		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return tooLarge(m, w.nc.MaxPayload()), false
+		}
+	}
+	return w.storeOutputSync(ctx, workCtx, d, o, m, stopHeartbeat)
+}
+
+// storeOutputSync stores an output event, waiting for the stream's ack
+// (with retries), then acks the input; a store that keeps failing Naks it.
+func (w *Worker) storeOutputSync(ctx, workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
+	log := zerolog.Ctx(ctx)
+	err := w.store(workCtx, log, m, w.cfg.Output.Stream)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return tooLarge(m, w.nc.MaxPayload()), false
+	}
+	if err != nil {
+		stopHeartbeat()
+		sampled(log, w.sample.publish).Error().Err(err).Bool("sampled", true).Msg("output not stored; will retry the message")
+		_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
+		return o, true
+	}
+	w.stored(ctx, d, o, stopHeartbeat)
+	return o, true
+}
+
+// tooLarge is the dead letter of an output event the server refused for
+// its size.
+func tooLarge(m *nats.Msg, limit int64) outcome {
+	return dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes does not fit the server's max_payload of %d bytes", len(m.Data), limit))
+}
+
+// stored acks a message whose output event the server has.
+func (w *Worker) stored(ctx context.Context, d *delivery, o outcome, stopHeartbeat func()) {
+	stopHeartbeat()
+	w.ack(ctx, d)
+	zerolog.Ctx(ctx).Debug().Str("status", string(o.event.Enrichment.Status)).Str("source", string(o.event.Enrichment.Source)).
+		Int("attempts", o.event.Enrichment.Attempts).Msg("enriched")
 	w.observe(o)
 }
 

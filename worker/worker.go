@@ -77,7 +77,9 @@ type Worker struct {
 	now            func() time.Time
 	bound          atomic.Bool
 	inFlight       atomic.Int64
-	sample         samplers
+	// outputs confirms asynchronous output publishes during Run.
+	outputs *confirmer
+	sample  samplers
 }
 
 // New checks opts and returns a Worker ready to Run.
@@ -85,7 +87,7 @@ func New(opts Options) (*Worker, error) {
 	if opts.Config == nil || opts.Conn == nil || opts.Fetcher == nil {
 		return nil, errors.New("new worker: Config, Conn and Fetcher are required")
 	}
-	js, err := jetstream.New(opts.Conn)
+	js, err := jetstream.New(opts.Conn, asyncOptions(asyncMaxPending(opts.Config))...)
 	if err != nil {
 		return nil, fmt.Errorf("new worker: %w", err)
 	}
@@ -135,11 +137,29 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.bound.Store(false)
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	beats := newHeartbeats(w.heartbeatEvery)
+	go beats.run(workCtx)
+
+	// Concurrency long-lived handlers, fed by the pull loop: a goroutine
+	// per message would grow a fresh stack for each.
+	slots := make(chan struct{}, w.cfg.Worker.Concurrency)
+	msgs := make(chan jetstream.Msg)
+	w.outputs = w.startConfirmer(asyncMaxPending(w.cfg))
 	var wg sync.WaitGroup
-	w.pull(ctx, workCtx, cons, &wg)
+	for range cap(slots) {
+		wg.Go(func() {
+			for msg := range msgs {
+				w.handle(ctx, workCtx, beats, msg)
+				w.inFlight.Add(-1)
+				<-slots
+			}
+		})
+	}
+	w.pull(ctx, cons, slots, msgs)
+	close(msgs)
 
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { wg.Wait(); w.outputs.close(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(w.grace):
@@ -149,6 +169,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// asyncMaxPending bounds the output events awaiting the stream's ack: as
+// many as the handlers (so a worker holds at most twice its concurrency
+// unacknowledged).
+func asyncMaxPending(cfg *config.Config) int { return cfg.Worker.Concurrency }
 
 // bind looks the durable consumer up, waiting while NATS is unreachable.
 func (w *Worker) bind(ctx context.Context) (jetstream.Consumer, error) {
@@ -174,9 +199,9 @@ func (w *Worker) bind(ctx context.Context) (jetstream.Consumer, error) {
 }
 
 // pull fetches only as many messages as there are free handler slots, so
-// nothing waits unacknowledged in a local buffer.
-func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg *sync.WaitGroup) {
-	slots := make(chan struct{}, w.cfg.Worker.Concurrency)
+// nothing waits unacknowledged in a local buffer, and hands each to a
+// handler on msgs.
+func (w *Worker) pull(ctx context.Context, cons jetstream.Consumer, slots chan struct{}, msgs chan<- jetstream.Msg) {
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		select {
@@ -185,7 +210,7 @@ func (w *Worker) pull(ctx, workCtx context.Context, cons jetstream.Consumer, wg 
 			return
 		}
 		n := w.moreSlots(ctx, slots)
-		got, err := w.fetch(ctx, workCtx, cons, n, slots, wg)
+		got, err := w.fetch(ctx, cons, n, msgs)
 		for i := got; i < n; i++ {
 			<-slots
 		}
@@ -241,10 +266,9 @@ func (w *Worker) moreSlots(ctx context.Context, slots chan struct{}) int {
 // fetchExpiry is how long one pull request waits for messages.
 const fetchExpiry = 2 * time.Second
 
-// fetch asks for up to n messages and starts a handler for each as it
-// arrives. It returns how many handlers it started.
-
-func (w *Worker) fetch(ctx, workCtx context.Context, cons jetstream.Consumer, n int, slots chan struct{}, wg *sync.WaitGroup) (int, error) {
+// fetch asks for up to n messages and hands each to a handler as it
+// arrives (a slot is held for each). It returns how many it handed over.
+func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer, n int, msgs chan<- jetstream.Msg) (int, error) {
 	// The pull is not cancelled at shutdown: nats.go drops the messages the
 	// server already sent to a cancelled pull, which would strand them until
 	// ack_wait. A short expiry bounds how long shutdown waits for it instead,
@@ -258,12 +282,8 @@ func (w *Worker) fetch(ctx, workCtx context.Context, cons jetstream.Consumer, n 
 	got := 0
 	for msg := range batch.Messages() {
 		got++
-		wg.Add(1)
 		w.inFlight.Add(1)
-		go func() {
-			defer func() { <-slots; w.inFlight.Add(-1); wg.Done() }()
-			w.handle(ctx, workCtx, msg)
-		}()
+		msgs <- msg
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) {

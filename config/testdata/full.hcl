@@ -81,6 +81,7 @@ cache {
   bucket   = "enricher_users_prod"
   ttl      = "12h"
   replicas = 3
+  local_entries = 5000
 }
 
 worker {
