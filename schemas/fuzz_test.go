@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -48,6 +49,47 @@ func FuzzAlertID(f *testing.F) {
 		}
 		if got := ValidAlertID(id); got != want {
 			t.Fatalf("ValidAlertID(%q) = %v, want %v", id, got, want)
+		}
+	})
+}
+
+// reflectMarshal is how Marshal encoded events before it was written by
+// hand: encoding/json with HTML escaping off. Marshal must match it byte
+// for byte.
+func reflectMarshal(e EnrichedAlert) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// FuzzMarshalMatchesEncodingJSON: for any strings and any valid JSON alert
+// and user (pretty-printed or not), Marshal writes exactly what
+// encoding/json writes.
+func FuzzMarshalMatchesEncodingJSON(f *testing.F) {
+	f.Add("a1", "host-1", `{"id":"a1","x":"<&>"}`, `{"id":"contoso\\user1","n":1.5e3}`, 1)
+	f.Add("da6_1", "h\u2028\x01\"\\é\xff", "{\n  \"id\" : \"a 1\",\t\"y\": [1, 2, {\"z\": null}]\n}", "null", 0)
+	f.Add("", "", " \"s\\\" \\\\ x\" ", "  [ ]  ", -3)
+	f.Add("x\b\f\n\r\t", "\u2029\x7f", `{"a":"\u00e9\ud83d\ude00 \\\" "}`, `true`, 7)
+	f.Fuzz(func(t *testing.T, id, worker, alert, user string, attempts int) {
+		if !json.Valid([]byte(alert)) || !json.Valid([]byte(user)) {
+			t.Skip()
+		}
+		e := EnrichedAlert{AlertID: id, Alert: json.RawMessage(alert), User: json.RawMessage(user),
+			Enrichment: Enrichment{Status: Status(worker), Source: SourceCache, Attempts: attempts, EnrichedAt: id, Worker: worker}}
+		want, err := reflectMarshal(e)
+		if err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		got, err := e.Marshal()
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("Marshal differs from encoding/json:\n got %s\nwant %s", got, want)
 		}
 	})
 }
