@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/enricher/enricher/config"
 	"github.com/enricher/enricher/schemas"
@@ -96,6 +97,29 @@ func BenchmarkKVCache(b *testing.B) {
 			if err := c.Put(ctx, "alert_"+strconv.Itoa(i), CachedOutcome{Status: schemas.StatusEnriched, User: benchUser}); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	local, err := NewLocalCache(c, 1000, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := local.Watch(wctx, zerolog.Nop()); err != nil {
+		b.Fatal(err)
+	}
+	if err := local.Put(ctx, hitID, CachedOutcome{Status: schemas.StatusEnriched, User: benchUser}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("local-get-hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, err := local.Get(ctx, hitID); err != nil || !ok {
+				b.Fatalf("get: %v, hit %v", err, ok)
+			}
+		}
+		if local.Hits() == 0 {
+			b.Fatal("no hit served from memory")
 		}
 	})
 }
