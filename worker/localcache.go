@@ -21,6 +21,11 @@ const localMaxAge = 5 * time.Minute
 // NATS round trip. It stays coherent with the bucket through a watch of
 // the bucket's alert keys (headers only): an entry that anyone deletes,
 // purges or overwrites is dropped here as soon as the watch reports it.
+// One race is left open on purpose: another worker's overwrite reported
+// between this tier's read (or write) of the bucket and its keeping the
+// outcome leaves the older outcome here (for at most localMaxAge). Both
+// are API answers for the same alert; guarding against it would discard
+// most keeps of a busy fleet.
 // Until Watch has started, and after the watch ends, every call goes
 // straight to the bucket.
 type LocalCache struct {
@@ -64,6 +69,7 @@ func (c *LocalCache) Watch(ctx context.Context, log zerolog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("watch cache bucket: %w", err)
 	}
+	c.lru.Purge() // nothing from a time no watch ran
 	c.live.Store(true)
 	go func() {
 		defer func() {
@@ -149,6 +155,9 @@ func (c *LocalCache) keep(alertID string, o CachedOutcome, rev uint64, created t
 		return
 	}
 	c.lru.Add(alertID, localEntry{o: o, rev: rev, expires: expires})
+	if !c.live.Load() {
+		c.lru.Remove(alertID) // the watch ended meanwhile
+	}
 }
 
 // Live reports whether the tier serves outcomes (its watch runs).
