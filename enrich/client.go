@@ -42,9 +42,13 @@ type Options struct {
 	BaseDelay time.Duration // first backoff; doubles, ±20% jitter
 	MaxDelay  time.Duration // cap of one backoff (a Retry-After may exceed it)
 
-	Limiter    Limiter         // nil = NoLimit{}
-	HTTPClient *http.Client    // nil = the hardened default; copied, its redirect policy replaced
-	Logger     *zerolog.Logger // optional: one debug line per attempt, never the token
+	Limiter    Limiter      // nil = NoLimit{}
+	HTTPClient *http.Client // nil = the hardened default; copied, its redirect policy replaced
+	// Connections sizes the hardened default's idle keep-alive pool to the
+	// API host: as many as the calls made at once (worker.concurrency);
+	// 0 = 64. Ignored with HTTPClient.
+	Connections int
+	Logger      *zerolog.Logger // optional: one debug line per attempt, never the token
 
 	// OnAttempt, when set, is called after every HTTP attempt to the API,
 	// from the calling goroutine (for metrics; keep it fast).
@@ -116,7 +120,7 @@ func NewClient(opts Options) (*Client, error) {
 	if o.Logger != nil {
 		c.log = *o.Logger
 	}
-	hc, err := hardenClient(o.HTTPClient, o.Timeout, sameHostRedirects(c.redirectHop))
+	hc, err := hardenClient(o.HTTPClient, o.Timeout, o.Connections, sameHostRedirects(c.redirectHop))
 	if err != nil {
 		errs = append(errs, err)
 	}

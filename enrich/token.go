@@ -87,7 +87,7 @@ func NewTokenSource(cfg TokenConfig) (*TokenSource, error) {
 		cfg.Timeout = defaultTimeout
 	}
 	// The form carries the secret: no redirect is ever followed.
-	tc, err := hardenClient(cfg.HTTPClient, cfg.Timeout, func(*http.Request, []*http.Request) error {
+	tc, err := hardenClient(cfg.HTTPClient, cfg.Timeout, 0, func(*http.Request, []*http.Request) error {
 		return fmt.Errorf("token endpoint: %w", ErrRedirect)
 	})
 	if err != nil {

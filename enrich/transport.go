@@ -17,9 +17,18 @@ const MaxRedirects = 3
 // defaultTimeout is the per-attempt timeout when Options.Timeout is zero.
 const defaultTimeout = 10 * time.Second
 
+// defaultConnections is the idle keep-alive pool per host when
+// Options.Connections is zero.
+const defaultConnections = 64
+
 // newTransport returns the hardened transport: TLS 1.2 or later with
-// verification on, keep-alive with an idle pool sized for a busy worker.
-func newTransport(timeout time.Duration) *http.Transport {
+// verification on, keep-alive with an idle pool of conns connections per
+// host (0 = defaultConnections), so that conns concurrent callers each
+// keep their connection between calls instead of opening a new one.
+func newTransport(timeout time.Duration, conns int) *http.Transport {
+	if conns <= 0 {
+		conns = defaultConnections
+	}
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -31,8 +40,8 @@ func newTransport(timeout time.Duration) *http.Transport {
 		TLSHandshakeTimeout:    timeout,
 		ResponseHeaderTimeout:  timeout,
 		ExpectContinueTimeout:  time.Second,
-		MaxIdleConns:           128,
-		MaxIdleConnsPerHost:    64,
+		MaxIdleConns:           2 * conns,
+		MaxIdleConnsPerHost:    conns,
 		IdleConnTimeout:        90 * time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
@@ -42,9 +51,9 @@ func newTransport(timeout time.Duration) *http.Transport {
 // transport when hc is nil) whose redirect policy is check. A supplied
 // transport that skips certificate verification is refused; one that allows
 // TLS below 1.2 is cloned with the minimum raised.
-func hardenClient(hc *http.Client, timeout time.Duration, check func(*http.Request, []*http.Request) error) (*http.Client, error) {
+func hardenClient(hc *http.Client, timeout time.Duration, conns int, check func(*http.Request, []*http.Request) error) (*http.Client, error) {
 	if hc == nil {
-		return &http.Client{Transport: newTransport(timeout), CheckRedirect: check}, nil
+		return &http.Client{Transport: newTransport(timeout, conns), CheckRedirect: check}, nil
 	}
 	c := *hc
 	if t, ok := c.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {

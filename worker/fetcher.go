@@ -35,7 +35,7 @@ func newFetcher(cfg *config.Config, hc *http.Client, limiter enrich.Limiter, onA
 		BaseURL: cfg.Defender.BaseURL, TokenURL: cfg.TokenURL(), Scope: cfg.Defender.Scope,
 		ClientID: cfg.Defender.ClientID, ClientSecret: cfg.Defender.ClientSecret, ClientSecretFile: cfg.Defender.ClientSecretFile,
 		Timeout: cfg.Defender.Timeout, Attempts: cfg.Retry.Attempts, BaseDelay: cfg.Retry.BaseDelay, MaxDelay: cfg.Retry.MaxDelay,
-		Limiter: limiter, HTTPClient: hc, Logger: &log, OnAttempt: onAttempt,
+		Limiter: limiter, HTTPClient: hc, Connections: cfg.Worker.Concurrency, Logger: &log, OnAttempt: onAttempt,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("defender client: %w", err)
