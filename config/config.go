@@ -174,8 +174,8 @@ type Retry struct {
 	MaxDelay time.Duration
 }
 
-// Bounds of cache.local_entries: the default keeps about 10 MiB of
-// outcomes at most (a Defender user entity is under 1 KiB).
+// Bounds of cache.local_entries: the tier holds at most that many outcomes
+// and that many KiB of them (10 MiB at the default).
 const (
 	DefaultLocalEntries = 10000
 	MaxLocalEntries     = 1000000
@@ -190,7 +190,8 @@ type Cache struct {
 	// Replicas is the bucket's replica count (1, 3 or 5).
 	Replicas int
 	// LocalEntries bounds the in-process tier in front of the bucket: the
-	// most recent outcomes each worker keeps in memory (0 = none).
+	// most recent outcomes each worker keeps in memory, at most that many
+	// and that many KiB (0 = no tier).
 	LocalEntries int
 }
 

@@ -105,7 +105,7 @@ func BenchmarkKVCache(b *testing.B) {
 	}
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	if err := local.Watch(wctx, zerolog.Nop()); err != nil {
+	if err := local.Watch(wctx, st.nc, zerolog.Nop()); err != nil {
 		b.Fatal(err)
 	}
 	if err := local.Put(ctx, hitID, CachedOutcome{Status: schemas.StatusEnriched, User: benchUser}); err != nil {

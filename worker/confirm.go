@@ -2,10 +2,12 @@ package worker
 
 import (
 	"context"
-	"sync"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 )
 
 // asyncPublishTimeout bounds the wait for the server's ack of an
@@ -24,21 +26,25 @@ type pendingOutput struct {
 }
 
 // confirmer settles the inputs of asynchronously published output events
-// as the stream confirms them: Ack on the stream's ack; on an error or no
-// ack in time, the event is published again synchronously (with retries,
-// then Nak) off the confirm loop. The number of events awaiting their ack
-// is bounded by the JetStream context's async max pending; past it, the
-// handler publishes and waits itself.
+// as the stream confirms them. It owns each message it is handed: the
+// message's heartbeat runs until it is settled, so waiting here never
+// causes a redelivery. On the stream's ack the input is acked; on an error
+// (a disconnect fails every pending publish) or no ack in time, the event
+// is published again, waiting, with retries, here in the loop: the loop
+// then stalls, the handlers' asynchronous publishes stall at the bound and
+// they publish and wait themselves, so an outage holds at most twice
+// worker.concurrency messages, each kept alive, none acked without its
+// event.
 type confirmer struct {
 	w       *Worker
 	pending chan pendingOutput
-	wg      sync.WaitGroup
+	done    chan struct{}
 }
 
 // startConfirmer starts the confirm loop for up to max pending events.
 func (w *Worker) startConfirmer(max int) *confirmer {
-	c := &confirmer{w: w, pending: make(chan pendingOutput, max)}
-	c.wg.Go(c.loop)
+	c := &confirmer{w: w, pending: make(chan pendingOutput, max), done: make(chan struct{})}
+	go c.loop()
 	return c
 }
 
@@ -46,17 +52,29 @@ func (c *confirmer) add(p pendingOutput) { c.pending <- p }
 
 // loop confirms in publish order (the acks come back in that order).
 func (c *confirmer) loop() {
+	defer close(c.done)
 	for p := range c.pending {
-		select {
-		case <-p.f.Ok():
-			c.w.stored(p.ctx, p.d, p.o, p.stop)
-		case <-p.f.Err():
-			m := p.f.Msg()
-			c.wg.Go(func() {
-				if o, ok := c.w.storeOutputSync(p.ctx, p.workCtx, p.d, p.o, m, p.stop); !ok {
-					c.w.settle(p.ctx, p.workCtx, p.d, o, p.stop)
-				}
-			})
+		c.confirm(p)
+	}
+}
+
+// confirm settles one message; a panic is logged and leaves the message
+// unacknowledged (redelivered after ack_wait), never settled twice.
+func (c *confirmer) confirm(p pendingOutput) {
+	defer c.w.inFlight.Add(-1)
+	defer func() {
+		if r := recover(); r != nil {
+			p.stop()
+			zerolog.Ctx(p.ctx).Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).
+				Msg("panic while confirming an output; the message will be redelivered")
+		}
+	}()
+	select {
+	case <-p.f.Ok():
+		c.w.stored(p.ctx, p.d, p.o, p.stop)
+	case <-p.f.Err():
+		if o, ok := c.w.storeOutputSync(p.ctx, p.workCtx, p.d, p.o, p.f.Msg(), p.stop); !ok {
+			c.w.settle(p.ctx, p.workCtx, p.d, o, p.stop)
 		}
 	}
 }
@@ -64,7 +82,7 @@ func (c *confirmer) loop() {
 // close waits until every pending event is settled; no add may follow.
 func (c *confirmer) close() {
 	close(c.pending)
-	c.wg.Wait()
+	<-c.done
 }
 
 // asyncOptions are the worker's JetStream options for asynchronous

@@ -11,12 +11,16 @@ import (
 
 // TestOutputStreamOutageNothingAcked: with the output stream gone, the
 // asynchronous publishes of the output events fail; no input is
-// acknowledged without its event (every message stays pending on the
-// consumer, none is redelivered as a dead letter), and once the stream is
-// back every input gets exactly one event.
+// acknowledged without its event, and none is redelivered while the
+// worker holds it (its heartbeat goes on in the confirm loop: with an
+// ack_wait of 1 s and max_deliver 2, a redelivered message would be a
+// dead letter within 5 s); once the stream is back every input gets
+// exactly one event and no dead letter.
 func TestOutputStreamOutageNothingAcked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sim.Options{Alerts: 20})
+	e.Cfg.Input.AckWait = time.Second
+	e.Cfg.Input.MaxDeliver = 2
 	e.startWorkers(1)
 	ctx := context.Background()
 	if err := e.js.DeleteStream(ctx, e.Cfg.Output.Stream); err != nil {
@@ -33,6 +37,9 @@ func TestOutputStreamOutageNothingAcked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The outage lasts 6 ack waits: a window to observe, not a wait for a
+	// condition (a redelivery is the event that must not happen).
+	time.Sleep(6 * e.Cfg.Input.AckWait)
 	info, err := c.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +47,9 @@ func TestOutputStreamOutageNothingAcked(t *testing.T) {
 	if info.AckFloor.Stream != 0 || info.NumAckPending != len(ids) {
 		t.Fatalf("output stream gone: ack floor %d, %d pending acks; want 0 and %d (nothing acknowledged without its event)",
 			info.AckFloor.Stream, info.NumAckPending, len(ids))
+	}
+	if info.NumRedelivered != 0 {
+		t.Errorf("%d messages redelivered while the worker held them, want 0", info.NumRedelivered)
 	}
 
 	if _, err := Apply(ctx, e.js, DeclaredResources(e.Cfg)); err != nil {

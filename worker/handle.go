@@ -29,6 +29,9 @@ type delivery struct {
 	alertID string // set once parsed
 	// logged: the context's logger carries alert_id.
 	logged bool
+	// handedOver: the output's publish went to the confirm loop, which
+	// now owns the message (its heartbeat, its ack, its in-flight count).
+	handedOver bool
 }
 
 // outcome is what the walk decided for a delivery: exactly one of an
@@ -43,17 +46,19 @@ type outcome struct {
 
 // handle walks one message top to bottom: parse, cache, (quota and) API
 // call, decide, publish, then ack. It never panics and never returns
-// without settling the message one way or another.
+// without settling the message one way or another, or handing it to the
+// confirm loop, which settles it once the stream has its output: it
+// reports whether it did that.
 //
 // Every log line about the message carries alert_id: the parsed ID, or ""
 // when the body holds no valid one (stream_seq then names the message).
-func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jetstream.Msg) {
+func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jetstream.Msg) (handedOver bool) {
 	d := &delivery{msg: msg}
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error().Str("subject", msg.Subject()).Str("alert_id", "").Err(err).Msg("message without jetstream metadata; nak")
 		_ = msg.Nak()
-		return
+		return false
 	}
 	d.meta = meta
 
@@ -61,7 +66,11 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 		Uint64("delivery", meta.NumDelivered).Logger()
 	ctx = log.WithContext(ctx)
 	stop := beats.start(msg).stop
-	defer stop()
+	defer func() {
+		if !d.handedOver {
+			stop()
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			stop()
@@ -87,6 +96,7 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 		o = w.decide(workCtx, d, in, perr)
 	}
 	w.settle(ctx, workCtx, d, o, stop)
+	return d.handedOver
 }
 
 // deadMarked returns the dead letter already decided for a redelivered

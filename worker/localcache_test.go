@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,7 @@ func (c *fakeClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t
 type localFixture struct {
 	t     *testing.T
 	c     *LocalCache
+	nc    *nats.Conn         // the cache's own connection
 	kv    *countingKV        // the cache's own handle
 	other jetstream.KeyValue // another client's, on its own connection
 	clock *fakeClock
@@ -59,12 +61,14 @@ func newLocalFixture(t *testing.T, size int, ttl time.Duration, watch bool) *loc
 	t.Helper()
 	srv := startNATS(t)
 	ctx := context.Background()
+	var conns []*nats.Conn
 	handle := func() jetstream.JetStream {
 		nc, err := nats.Connect(srv.ClientURL())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
+		conns = append(conns, nc)
 		js, err := jetstream.New(nc)
 		if err != nil {
 			t.Fatal(err)
@@ -79,7 +83,7 @@ func newLocalFixture(t *testing.T, size int, ttl time.Duration, watch bool) *loc
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &localFixture{t: t, kv: &countingKV{KeyValue: kv}, other: other, clock: &fakeClock{t: time.Now()}}
+	f := &localFixture{t: t, nc: conns[0], kv: &countingKV{KeyValue: kv}, other: other, clock: &fakeClock{t: time.Now()}}
 	if f.c, err = NewLocalCache(NewKVCache(f.kv), size, ttl); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +91,7 @@ func newLocalFixture(t *testing.T, size int, ttl time.Duration, watch bool) *loc
 	if watch {
 		wctx, cancel := context.WithCancel(ctx)
 		t.Cleanup(cancel)
-		if err := f.c.Watch(wctx, zerolog.Nop()); err != nil {
+		if err := f.c.Watch(wctx, f.nc, zerolog.Nop()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -322,7 +326,7 @@ func TestLocalCacheOffWithoutWatch(t *testing.T) {
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := f.c.Watch(wctx, zerolog.Nop()); err != nil {
+	if err := f.c.Watch(wctx, f.nc, zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
 	f.mustGet("k", 2)
@@ -422,5 +426,38 @@ func TestLocalCacheOffWhenBucketDeleted(t *testing.T) {
 	}, 2*n, schemas.SourceAPI)
 	if got := local.Hits(); got != hits {
 		t.Errorf("Hits() went from %d to %d with the tier off", hits, got)
+	}
+}
+
+// TestLocalCacheByteBudget: the tier holds at most size KiB of outcomes
+// (however large the users the API sends), and keeps no outcome over an
+// eighth of that.
+func TestLocalCacheByteBudget(t *testing.T) {
+	t.Parallel()
+	f := newLocalFixture(t, 16, time.Hour, true)
+	ctx := context.Background()
+	user := func(n int) CachedOutcome {
+		return CachedOutcome{Status: schemas.StatusEnriched, User: json.RawMessage(fmt.Sprintf(`{"id":%q}`, strings.Repeat("u", n)))}
+	}
+	for i := range 20 {
+		if err := f.c.Put(ctx, fmt.Sprintf("k%d", i), user(1500)); err != nil {
+			t.Fatal(err)
+		}
+		if b := f.c.Bytes(); b > 16*1024 {
+			t.Fatalf("after %d puts of 1.5 KiB: %d bytes held, over the 16 KiB budget", i+1, b)
+		}
+	}
+	if n := f.c.Len(); n == 0 || n > 10 {
+		t.Errorf("%d outcomes of 1.5 KiB held in a 16 KiB budget, want 1 to 10", n)
+	}
+	if err := f.c.Put(ctx, "big", user(3000)); err != nil {
+		t.Fatal(err)
+	}
+	hits := f.c.Hits()
+	if _, ok, err := f.c.Get(ctx, "big"); err != nil || !ok || f.c.Hits() != hits {
+		t.Errorf("an outcome over an eighth of the budget: hit %v, error %v, served from memory %v; want it from the bucket", ok, err, f.c.Hits() != hits)
+	}
+	if _, ok, _ := f.c.Get(ctx, "k19"); !ok || f.c.Hits() != hits+1 {
+		t.Error("the newest 1.5 KiB outcome was not served from memory")
 	}
 }

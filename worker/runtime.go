@@ -165,7 +165,7 @@ func (r *Runtime) startLocalCache(kv *KVCache) (*LocalCache, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := local.Watch(ctx, r.log); err != nil {
+	if err := local.Watch(ctx, r.nc, r.log); err != nil {
 		cancel()
 		r.log.Warn().Err(err).Msg("in-process cache tier off: every look-up goes to the cache bucket")
 		return nil, nil

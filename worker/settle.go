@@ -105,6 +105,7 @@ func (w *Worker) storeOutput(ctx, workCtx context.Context, d *delivery, o outcom
 	if w.outputs != nil {
 		f, err := w.js.PublishMsgAsync(m, jetstream.WithExpectStream(w.cfg.Output.Stream))
 		if err == nil {
+			d.handedOver = true
 			w.outputs.add(pendingOutput{f: f, d: d, o: o, stop: stopHeartbeat, ctx: ctx, workCtx: workCtx})
 			return o, true
 		}

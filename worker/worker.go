@@ -149,8 +149,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	for range cap(slots) {
 		wg.Go(func() {
 			for msg := range msgs {
-				w.handle(ctx, workCtx, beats, msg)
-				w.inFlight.Add(-1)
+				if !w.handle(ctx, workCtx, beats, msg) {
+					w.inFlight.Add(-1) // else the confirm loop counts it out
+				}
 				<-slots
 			}
 		})
@@ -160,6 +161,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); w.outputs.close(); close(done) }()
+	defer func() { w.outputs = nil }() // after done: a settle now would publish and wait
 	select {
 	case <-done:
 	case <-time.After(w.grace):
@@ -292,10 +294,18 @@ func (w *Worker) fetch(ctx context.Context, cons jetstream.Consumer, n int, msgs
 	return got, nil
 }
 
+// observe tells the Observer how a message was settled. It runs after the
+// ack: a panic in an Observer is logged here, never taken for a failure of
+// the message.
 func (w *Worker) observe(o outcome) {
 	if w.observer == nil {
 		return
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error().Str("panic", fmt.Sprint(p)).Msg("panic in the settlement observer; recovered")
+		}
+	}()
 	switch {
 	case o.event != nil:
 		w.observer.Settled("output", string(o.event.Enrichment.Status), string(o.event.Enrichment.Source))
