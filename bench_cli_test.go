@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,44 @@ func TestPercentiles(t *testing.T) {
 	}
 	if got := percentiles([]time.Duration{1500 * time.Microsecond}); got != (benchLatency{P50: 1.5, P95: 1.5, P99: 1.5, Max: 1.5}) {
 		t.Errorf("percentiles of one 1.5 ms sample = %+v", got)
+	}
+}
+
+// TestMedianReport: with -repeat, each phase is its median run (by rate),
+// with every run's rate kept in run order, and vs baseline compares the
+// medians.
+func TestMedianReport(t *testing.T) {
+	t.Parallel()
+	run := func(base, api float64) *benchReport {
+		return &benchReport{Alerts: 10, Phases: []benchPhase{
+			{Name: phaseBaseline, PerSecond: base, CPUPerAlertUs: base / 10},
+			{Name: phaseEnricher, PerSecond: api, CPUPerAlertUs: api / 10},
+		}}
+	}
+	r := medianReport([]*benchReport{run(300, 90), run(100, 60), run(200, 30)})
+	if r.Repeat != 3 {
+		t.Errorf("repeat %d, want 3", r.Repeat)
+	}
+	base, api := r.Phases[0], r.Phases[1]
+	if base.PerSecond != 200 || base.CPUPerAlertUs != 20 || api.PerSecond != 60 || api.CPUPerAlertUs != 6 {
+		t.Errorf("medians %+v / %+v; want the 200/s baseline run and the 60/s enricher run, whole", base, api)
+	}
+	if !slices.Equal(base.RunsPerSecond, []float64{300, 100, 200}) || !slices.Equal(api.RunsPerSecond, []float64{90, 60, 30}) {
+		t.Errorf("runs %v / %v; want every rate in run order", base.RunsPerSecond, api.RunsPerSecond)
+	}
+	if api.VsBaseline != 0.3 {
+		t.Errorf("vs baseline %v, want 60/200 = 0.3", api.VsBaseline)
+	}
+	var out bytes.Buffer
+	if err := r.writeTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3 runs; each phase shows its median run", "enricher alerts/s, run by run: 90 60 30"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if one := run(1, 2); medianReport([]*benchReport{one}) != one {
+		t.Error("one run is not returned as it is")
 	}
 }

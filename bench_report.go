@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ type benchReport struct {
 	// CPUs is GOMAXPROCS; GoVersion the toolchain of the binary.
 	CPUs      int    `json:"cpus"`
 	GoVersion string `json:"goVersion"`
+	// Repeat is the number of runs; each phase shows its median run.
+	Repeat int `json:"repeat,omitempty"`
 	// Phases are the measured phases, baseline first.
 	Phases []benchPhase `json:"phases"`
 }
@@ -82,6 +85,36 @@ type benchPhase struct {
 	PeakRSSMiB float64 `json:"peakRssMiB"`
 	// RSSMiB samples the resident set (VmRSS) once a second.
 	RSSMiB []float64 `json:"rssMiB,omitempty"`
+	// RunsPerSecond are the rates of every run, in run order, when the
+	// bench ran more than once (-repeat); the phase's figures are those of
+	// its median run.
+	RunsPerSecond []float64 `json:"runsPerSecond,omitempty"`
+}
+
+// medianReport merges the reports of repeated runs of the same bench:
+// each phase is its run with the median rate (the lower middle one for an
+// even count), with every run's rate in RunsPerSecond; VsBaseline then
+// compares the medians.
+func medianReport(runs []*benchReport) *benchReport {
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	r := *runs[0]
+	r.Repeat = len(runs)
+	r.Phases = make([]benchPhase, len(runs[0].Phases))
+	for i := range r.Phases {
+		var rates []float64
+		byRate := make([]benchPhase, len(runs))
+		for j, run := range runs {
+			byRate[j] = run.Phases[i]
+			rates = append(rates, run.Phases[i].PerSecond)
+		}
+		slices.SortFunc(byRate, func(a, b benchPhase) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
+		r.Phases[i] = byRate[(len(byRate)-1)/2]
+		r.Phases[i].RunsPerSecond = rates
+	}
+	r.compare()
+	return &r
 }
 
 // benchLatency are percentiles in milliseconds.
@@ -147,7 +180,11 @@ func (r *benchReport) writeTable(w io.Writer) error {
 		rate = strconv.FormatFloat(r.Rate, 'f', -1, 64) + " alerts/s"
 	}
 	fmt.Fprintf(w, "enricher bench: %d alerts, %d worker(s) x concurrency %d, publishing %s\n", r.Alerts, r.Workers, r.Concurrency, rate)
-	fmt.Fprintf(w, "simulator latency %s, limits %s; quota %s; %d CPUs, %s\n\n", r.SimLatency, r.SimLimits, r.QuotaLimits, r.CPUs, r.GoVersion)
+	fmt.Fprintf(w, "simulator latency %s, limits %s; quota %s; %d CPUs, %s\n", r.SimLatency, r.SimLimits, r.QuotaLimits, r.CPUs, r.GoVersion)
+	if r.Repeat > 1 {
+		fmt.Fprintf(w, "%d runs; each phase shows its median run\n", r.Repeat)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := len("phase")
 	for _, p := range r.Phases {
@@ -175,17 +212,22 @@ func (r *benchReport) writeTable(w io.Writer) error {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	for _, p := range r.Phases {
+		if len(p.RunsPerSecond) > 1 {
+			fmt.Fprintf(w, "\n%s alerts/s, run by run: %s\n", p.Name, joinFloats(p.RunsPerSecond, 0))
+		}
+	}
+	for _, p := range r.Phases {
 		if len(p.RSSMiB) > 1 {
-			fmt.Fprintf(w, "\n%s RSS MiB, once a second: %s\n", p.Name, joinFloats(p.RSSMiB))
+			fmt.Fprintf(w, "\n%s RSS MiB, once a second: %s\n", p.Name, joinFloats(p.RSSMiB, 1))
 		}
 	}
 	return nil
 }
 
-func joinFloats(fs []float64) string {
+func joinFloats(fs []float64, decimals int) string {
 	parts := make([]string, len(fs))
 	for i, f := range fs {
-		parts[i] = strconv.FormatFloat(f, 'f', 1, 64)
+		parts[i] = strconv.FormatFloat(f, 'f', decimals, 64)
 	}
 	return strings.Join(parts, " ")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/enricher/enricher/config"
@@ -33,6 +34,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	withBaseline := fs.Bool("baseline", true, "run the plain JetStream loop first")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each phase to PREFIX.PHASE.pprof")
+	repeat := fs.Int("repeat", 1, "run the whole bench this many times (a fresh server each time) and show each phase's median run")
 	level := fs.String("log-level", "error", "log level of the workers and the embedded server (console format, on stderr)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -47,21 +49,30 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "enricher bench: -quota must hold a limit such as 100/1ms")
 		return exitUsage
 	}
-	if fs.NArg() > 0 || *alerts < 1 || *workers < 1 || *concurrency < 1 || *latency < 0 || *rate < 0 || *duration < 0 {
-		fmt.Fprintln(stderr, "enricher bench: -alerts, -workers and -concurrency must be positive; -latency, -rate and -duration not negative")
+	if fs.NArg() > 0 || *alerts < 1 || *workers < 1 || *concurrency < 1 || *repeat < 1 || *latency < 0 || *rate < 0 || *duration < 0 {
+		fmt.Fprintln(stderr, "enricher bench: -alerts, -workers, -concurrency and -repeat must be positive; -latency, -rate and -duration not negative")
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	r, err := runBench(ctx, benchOptions{
-		Alerts: *alerts, Workers: *workers, Concurrency: *concurrency, Latency: *latency,
-		Limits: lims, Quota: quotaLims, CacheWarm: *cacheWarm, Rate: *rate, Duration: *duration,
-		Baseline: *withBaseline, Log: newLogger(*level, "console", stderr), CPUProfile: *cpuProfile,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "enricher bench: %v\n", err)
-		return exitFatal
+	var runs []*benchReport
+	for i := range *repeat {
+		prof := *cpuProfile
+		if prof != "" && *repeat > 1 {
+			prof += "." + strconv.Itoa(i+1)
+		}
+		r, err := runBench(ctx, benchOptions{
+			Alerts: *alerts, Workers: *workers, Concurrency: *concurrency, Latency: *latency,
+			Limits: lims, Quota: quotaLims, CacheWarm: *cacheWarm, Rate: *rate, Duration: *duration,
+			Baseline: *withBaseline, Log: newLogger(*level, "console", stderr), CPUProfile: prof,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "enricher bench: %v\n", err)
+			return exitFatal
+		}
+		runs = append(runs, r)
 	}
+	r := medianReport(runs)
 	if *asJSON {
 		err = r.writeJSON(stdout)
 	} else {
