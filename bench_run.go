@@ -80,6 +80,9 @@ func runBench(ctx context.Context, o benchOptions) (*benchReport, error) {
 		return nil, err
 	}
 	defer srv.Shutdown()
+	// The same soft memory limit as `enricher run` with its embedded
+	// server (memlimit.go), for the duration of the bench.
+	defer governMemory(ctx, o.Log)()
 
 	b := &bench{o: o, url: srv.ClientURL()}
 	b.sim = sim.New(sim.Options{Alerts: o.Alerts, Limits: o.Limits, Latency: o.Latency, ClientID: benchClientID, ClientSecret: benchClientSecret, RequestLog: 1})

@@ -79,6 +79,11 @@ func runWorker(ctx context.Context, cfg *config.Config, log zerolog.Logger) int 
 			_ = ops.Shutdown(sctx)
 		}()
 	}
+	if cfg.NATS.URL == "" {
+		// One process holds the NATS server too: bound its memory (see
+		// memlimit.go; GOMEMLIMIT overrides).
+		defer governMemory(ctx, log)()
+	}
 	r, err := worker.StartRuntime(ctx, worker.RuntimeOptions{Config: cfg, Logger: log, Metrics: metrics})
 	if err != nil {
 		if ctx.Err() != nil {
