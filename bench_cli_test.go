@@ -160,29 +160,33 @@ func TestPercentiles(t *testing.T) {
 }
 
 // TestMedianReport: with -repeat, each phase is its median run (by rate),
-// with every run's rate kept in run order, and vs baseline compares the
-// medians.
+// with every run's rate kept in run order; vs baseline is the median of
+// each run's own ratio, latency and CPU are medians of the runs'.
 func TestMedianReport(t *testing.T) {
 	t.Parallel()
-	run := func(base, api float64) *benchReport {
+	run := func(base, api, p99 float64) *benchReport {
 		return &benchReport{Alerts: 10, Phases: []benchPhase{
 			{Name: phaseBaseline, PerSecond: base, CPUPerAlertUs: base / 10},
-			{Name: phaseEnricher, PerSecond: api, CPUPerAlertUs: api / 10},
+			{Name: phaseEnricher, PerSecond: api, CPUPerAlertUs: api / 10, LatencyMs: benchLatency{P50: 1, P95: 2, P99: p99, Max: 9}},
 		}}
 	}
-	r := medianReport([]*benchReport{run(300, 90), run(100, 60), run(200, 30)})
+	// Ratios of each run to its own baseline: 0.3, 0.6, 0.15.
+	r := medianReport([]*benchReport{run(300, 90, 5), run(100, 60, 1), run(200, 30, 3)})
 	if r.Repeat != 3 {
 		t.Errorf("repeat %d, want 3", r.Repeat)
 	}
 	base, api := r.Phases[0], r.Phases[1]
 	if base.PerSecond != 200 || base.CPUPerAlertUs != 20 || api.PerSecond != 60 || api.CPUPerAlertUs != 6 {
-		t.Errorf("medians %+v / %+v; want the 200/s baseline run and the 60/s enricher run, whole", base, api)
+		t.Errorf("medians %+v / %+v; want the 200/s baseline run and the 60/s enricher run", base, api)
 	}
 	if !slices.Equal(base.RunsPerSecond, []float64{300, 100, 200}) || !slices.Equal(api.RunsPerSecond, []float64{90, 60, 30}) {
 		t.Errorf("runs %v / %v; want every rate in run order", base.RunsPerSecond, api.RunsPerSecond)
 	}
-	if api.VsBaseline != 0.3 {
-		t.Errorf("vs baseline %v, want 60/200 = 0.3", api.VsBaseline)
+	if api.VsBaseline != 0.3 || base.VsBaseline != 1 {
+		t.Errorf("vs baseline %v / %v, want the median of the runs' own ratios (0.3) and 1", api.VsBaseline, base.VsBaseline)
+	}
+	if api.LatencyMs.P99 != 3 {
+		t.Errorf("p99 %v, want the median of the runs' p99 (3)", api.LatencyMs.P99)
 	}
 	var out bytes.Buffer
 	if err := r.writeTable(&out); err != nil {
@@ -193,7 +197,7 @@ func TestMedianReport(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
 	}
-	if one := run(1, 2); medianReport([]*benchReport{one}) != one {
+	if one := run(1, 2, 3); medianReport([]*benchReport{one}) != one {
 		t.Error("one run is not returned as it is")
 	}
 }

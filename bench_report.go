@@ -86,34 +86,57 @@ type benchPhase struct {
 	// RSSMiB samples the resident set (VmRSS) once a second.
 	RSSMiB []float64 `json:"rssMiB,omitempty"`
 	// RunsPerSecond are the rates of every run, in run order, when the
-	// bench ran more than once (-repeat); the phase's figures are those of
-	// its median run.
+	// bench ran more than once (-repeat); the phase's figures are then
+	// those of its median run, but for the latency, the CPU per alert and
+	// vs baseline, which are the medians of every run's.
 	RunsPerSecond []float64 `json:"runsPerSecond,omitempty"`
 }
 
 // medianReport merges the reports of repeated runs of the same bench:
 // each phase is its run with the median rate (the lower middle one for an
-// even count), with every run's rate in RunsPerSecond; VsBaseline then
-// compares the medians.
+// even count), with every run's rate in RunsPerSecond; its latency
+// percentiles, CPU per alert and vs baseline are the medians of the runs'
+// own (a phase's ratio to the baseline of the same run, so that a fast and
+// a slow run are never mixed).
 func medianReport(runs []*benchReport) *benchReport {
 	if len(runs) == 1 {
 		return runs[0]
+	}
+	for _, run := range runs {
+		run.compare()
 	}
 	r := *runs[0]
 	r.Repeat = len(runs)
 	r.Phases = make([]benchPhase, len(runs[0].Phases))
 	for i := range r.Phases {
+		ps := make([]benchPhase, len(runs))
 		var rates []float64
-		byRate := make([]benchPhase, len(runs))
 		for j, run := range runs {
-			byRate[j] = run.Phases[i]
-			rates = append(rates, run.Phases[i].PerSecond)
+			ps[j] = run.Phases[i]
+			rates = append(rates, ps[j].PerSecond)
 		}
-		slices.SortFunc(byRate, func(a, b benchPhase) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
-		r.Phases[i] = byRate[(len(byRate)-1)/2]
-		r.Phases[i].RunsPerSecond = rates
+		of := func(f func(benchPhase) float64) float64 {
+			vs := make([]float64, len(ps))
+			for j, p := range ps {
+				vs[j] = f(p)
+			}
+			slices.Sort(vs)
+			return vs[(len(vs)-1)/2]
+		}
+		byRate := slices.Clone(ps)
+		slices.SortStableFunc(byRate, func(a, b benchPhase) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
+		p := byRate[(len(byRate)-1)/2]
+		p.RunsPerSecond = rates
+		p.VsBaseline = of(func(p benchPhase) float64 { return p.VsBaseline })
+		p.CPUPerAlertUs = of(func(p benchPhase) float64 { return p.CPUPerAlertUs })
+		p.LatencyMs = benchLatency{
+			P50: of(func(p benchPhase) float64 { return p.LatencyMs.P50 }),
+			P95: of(func(p benchPhase) float64 { return p.LatencyMs.P95 }),
+			P99: of(func(p benchPhase) float64 { return p.LatencyMs.P99 }),
+			Max: of(func(p benchPhase) float64 { return p.LatencyMs.Max }),
+		}
+		r.Phases[i] = p
 	}
-	r.compare()
 	return &r
 }
 
@@ -182,7 +205,7 @@ func (r *benchReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "enricher bench: %d alerts, %d worker(s) x concurrency %d, publishing %s\n", r.Alerts, r.Workers, r.Concurrency, rate)
 	fmt.Fprintf(w, "simulator latency %s, limits %s; quota %s; %d CPUs, %s\n", r.SimLatency, r.SimLimits, r.QuotaLimits, r.CPUs, r.GoVersion)
 	if r.Repeat > 1 {
-		fmt.Fprintf(w, "%d runs; each phase shows its median run\n", r.Repeat)
+		fmt.Fprintf(w, "%d runs; each phase shows its median run by rate, and the medians of the runs' latencies, CPU and ratios to their own baseline\n", r.Repeat)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

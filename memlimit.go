@@ -55,14 +55,14 @@ const (
 	// just under the limit and the collector runs back to back (a busy
 	// process), where the limit costs throughput and buys little.
 	liftAboveGCShare = 0.25
-	// liftAfterBusy: ... for this many periods in a row (1 s): a burst
-	// such as a backlog being published is shorter and keeps the limit.
-	liftAfterBusy = 10
+	// liftAfterBusy: ... for this long (1 s): a burst such as a backlog
+	// being published is shorter and keeps the limit.
+	liftAfterBusy = time.Second
 	// restoreBelowGCShare, restoreAfterCalm: the limit is set again after
-	// this many calm periods in a row (30 s of small live heap, collector
-	// under this share): a worker back to waiting for quota.
+	// this long a calm (small live heap, collector under this share): a
+	// worker back to waiting for quota.
 	restoreBelowGCShare = 0.10
-	restoreAfterCalm    = 300
+	restoreAfterCalm    = 30 * time.Second
 	// governPeriod is how often the live heap is read (a cheap read of a
 	// runtime metric); short, so that a burst pays at most this long for a
 	// limit it has outgrown.
@@ -73,7 +73,7 @@ const (
 // called; stop returns once the limit is removed. It does nothing when
 // GOMEMLIMIT is set in the environment.
 func governMemory(ctx context.Context, log zerolog.Logger) (stop func()) {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+	if os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -91,11 +91,11 @@ func governMemory(ctx context.Context, log zerolog.Logger) (stop func()) {
 				return
 			case <-t.C:
 			}
-			live, gcShare, ok := g.read()
+			live, gcShare, fresh, ok := g.read()
 			if !ok {
 				return // not reported by this runtime
 			}
-			if !g.step(live, gcShare) {
+			if !g.step(time.Now(), live, gcShare, fresh) {
 				continue
 			}
 			if g.limited {
@@ -110,29 +110,46 @@ func governMemory(ctx context.Context, log zerolog.Logger) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// step takes one period's live heap and collector share and reports
-// whether the limit changes (g.limited then says to what): lifted at once
-// when the live heap is large, or when the collector has been busy for
-// liftAfterBusy periods in a row; set again only after restoreAfterCalm
-// calm periods in a row.
-func (g *governor) step(live uint64, gcShare float64) (changed bool) {
-	switch {
-	case g.limited && gcShare >= liftAboveGCShare && g.busy+1 < liftAfterBusy && live < liftAboveLive:
-		g.busy++
-	case g.limited && (live >= liftAboveLive || gcShare >= liftAboveGCShare):
-		g.limited, g.calm, g.busy = false, 0, 0
-		return true
-	case g.limited:
-		g.busy = 0
-	case !g.limited && live < restoreBelowLive && gcShare < restoreBelowGCShare:
-		if g.calm++; g.calm >= restoreAfterCalm {
-			g.limited = true
-			return true
-		}
-	case !g.limited:
-		g.calm = 0
+// step takes one period's figures at now (fresh: a collection ended since
+// the last period, so gcShare is new) and reports whether the limit
+// changes (g.limited then says to what): lifted at once when the live heap
+// is large, or when the collector has been busy for liftAfterBusy;
+// set again only after restoreAfterCalm of calm.
+func (g *governor) step(now time.Time, live uint64, gcShare float64, fresh bool) (changed bool) {
+	if fresh {
+		g.lastFresh = now
 	}
-	return false
+	if g.limited {
+		switch {
+		case live >= liftAboveLive:
+		case fresh && gcShare >= liftAboveGCShare:
+			if g.busySince.IsZero() {
+				g.busySince = now
+			}
+			if now.Sub(g.busySince) < liftAfterBusy {
+				return false
+			}
+		case fresh || now.Sub(g.lastFresh) >= liftAfterBusy: // not busy, or no collection for a while
+			g.busySince = time.Time{}
+			return false
+		default:
+			return false
+		}
+		g.limited, g.busySince, g.calmSince = false, time.Time{}, time.Time{}
+		return true
+	}
+	if live >= restoreBelowLive || (fresh && gcShare >= restoreBelowGCShare) {
+		g.calmSince = time.Time{}
+		return false
+	}
+	if g.calmSince.IsZero() {
+		g.calmSince = now
+	}
+	if now.Sub(g.calmSince) < restoreAfterCalm {
+		return false
+	}
+	g.limited, g.calmSince = true, time.Time{}
+	return true
 }
 
 // governor reads the runtime's figures between two ticks.
@@ -140,12 +157,13 @@ type governor struct {
 	samples         []metrics.Sample
 	lastGC, lastAll float64
 	limited         bool
-	calm            int // consecutive calm ticks while lifted
-	busy            int // consecutive busy-collector ticks while limited
+	lastFresh       time.Time // when a collection last ended (as seen)
+	busySince       time.Time // start of the busy stretch while limited
+	calmSince       time.Time // start of the calm stretch while lifted
 }
 
 func newGovernor() *governor {
-	g := &governor{limited: true, samples: []metrics.Sample{
+	g := &governor{limited: true, lastFresh: time.Now(), samples: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
 		{Name: "/cpu/classes/total:cpu-seconds"},
@@ -154,18 +172,20 @@ func newGovernor() *governor {
 	return g
 }
 
-// read returns the live heap and the share of the process's CPU time the
-// collector took since the last read.
-func (g *governor) read() (live uint64, gcShare float64, ok bool) {
+// read returns the live heap and, when a collection ended since the last
+// read (fresh), the share of the CPU available to the process (GOMAXPROCS
+// × time) the collector took in between. The runtime updates its CPU
+// figures only when a collection ends: a read without one is not fresh.
+func (g *governor) read() (live uint64, gcShare float64, fresh, ok bool) {
 	metrics.Read(g.samples)
 	if g.samples[0].Value.Kind() != metrics.KindUint64 || g.samples[1].Value.Kind() != metrics.KindFloat64 ||
 		g.samples[2].Value.Kind() != metrics.KindFloat64 {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	gc, all := g.samples[1].Value.Float64(), g.samples[2].Value.Float64()
 	if d := all - g.lastAll; d > 0 {
-		gcShare = (gc - g.lastGC) / d
+		gcShare, fresh = (gc-g.lastGC)/d, true
+		g.lastGC, g.lastAll = gc, all
 	}
-	g.lastGC, g.lastAll = gc, all
-	return g.samples[0].Value.Uint64(), gcShare, true
+	return g.samples[0].Value.Uint64(), gcShare, fresh, true
 }

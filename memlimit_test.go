@@ -6,64 +6,68 @@ import (
 	"os"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
 
 // TestGovernorStep: the soft memory limit is lifted at once when the live
-// heap is large, after liftAfterBusy periods of a busy collector (a
-// shorter burst keeps it), and set again only after restoreAfterCalm calm
-// periods in a row.
+// heap is large, after liftAfterBusy of a busy collector (a shorter burst
+// keeps it; periods without a collection neither extend nor end a busy
+// stretch unless no collection came for liftAfterBusy), and set again only
+// after restoreAfterCalm of calm.
 func TestGovernorStep(t *testing.T) {
 	t.Parallel()
-	const small, calmShare = 10 << 20, 0.01
-	burst := &governor{limited: true}
-	for range liftAfterBusy - 1 {
-		burst.step(small, liftAboveGCShare)
+	const small, idle, busy = 10 << 20, 0.01, liftAboveGCShare
+	t0 := time.Unix(1_000_000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	g := &governor{limited: true, lastFresh: t0}
+	if !g.step(at(0), liftAboveLive, 0, false) || g.limited {
+		t.Fatal("a large live heap did not lift the limit at once")
 	}
-	if burst.step(small, calmShare) || !burst.limited || burst.step(small, liftAboveGCShare) || !burst.limited {
-		t.Fatal("a burst shorter than liftAfterBusy periods lifted the limit, or a calm period did not restart the count")
+
+	g = &governor{limited: true, lastFresh: t0}
+	tick := 100 * time.Millisecond
+	for i := time.Duration(0); i < liftAfterBusy; i += tick {
+		if g.step(at(i), small, busy, i%(2*tick) == 0) { // a collection every other period
+			t.Fatalf("lifted after %v of a busy collector, want %v", i, liftAfterBusy)
+		}
 	}
-	for _, tc := range []struct {
-		name    string
-		live    uint64
-		gcShare float64
-	}{{"large live heap", liftAboveLive, 0}, {"busy collector", small, liftAboveGCShare}} {
-		g := &governor{limited: true}
-		if g.step(small, calmShare) || !g.limited {
-			t.Fatalf("%s: a calm period changed the limit", tc.name)
-		}
-		lifted := 0
-		for i := 1; i <= liftAfterBusy && lifted == 0; i++ {
-			if g.step(tc.live, tc.gcShare) {
-				lifted = i
-			}
-		}
-		if want := map[bool]int{true: 1, false: liftAfterBusy}[tc.live >= liftAboveLive]; lifted != want || g.limited {
-			t.Fatalf("%s: lifted after %d periods (limited %v), want %d", tc.name, lifted, g.limited, want)
-		}
-		for i := 1; i < restoreAfterCalm; i++ {
-			if g.step(small, calmShare) {
-				t.Fatalf("%s: set again after %d calm periods, want %d", tc.name, i, restoreAfterCalm)
-			}
-			if i == restoreAfterCalm/2 && g.step(small, restoreBelowGCShare) {
-				t.Fatalf("%s: a period over the calm share changed the limit", tc.name)
-			}
-		}
-		// The busy period above restarted the count.
-		for i := 0; i < restoreAfterCalm/2; i++ {
-			g.step(small, calmShare)
-		}
-		if g.limited {
-			t.Fatalf("%s: set again although a busy period came %d periods ago", tc.name, restoreAfterCalm/2)
-		}
-		changed := false
-		for i := 0; i < restoreAfterCalm && !changed; i++ {
-			changed = g.step(small, calmShare)
-		}
-		if !changed || !g.limited {
-			t.Fatalf("%s: not set again after %d calm periods", tc.name, restoreAfterCalm)
-		}
+	if !g.step(at(liftAfterBusy), small, busy, true) || g.limited {
+		t.Fatalf("not lifted after %v of a busy collector", liftAfterBusy)
+	}
+
+	burst := &governor{limited: true, lastFresh: t0}
+	burst.step(at(0), small, busy, true)
+	burst.step(at(liftAfterBusy/2), small, idle, true) // the burst is over
+	if burst.step(at(liftAfterBusy), small, busy, true) || !burst.limited {
+		t.Fatal("two busy readings around a calm one lifted the limit: the calm one must restart the count")
+	}
+	quiet := &governor{limited: true, lastFresh: t0}
+	quiet.step(at(0), small, busy, true)
+	quiet.step(at(2*liftAfterBusy), small, 0, false) // no collection for 2 s
+	if quiet.step(at(2*liftAfterBusy+tick), small, busy, true) || !quiet.limited {
+		t.Fatal("a busy reading after a long stretch without collections lifted the limit at once")
+	}
+
+	// g is lifted: set again only after restoreAfterCalm of calm.
+	start := at(liftAfterBusy)
+	g.step(start, small, idle, true)
+	if g.step(start.Add(restoreAfterCalm/2), small, restoreBelowGCShare, true) {
+		t.Fatal("a busy reading set the limit again")
+	}
+	calm := start.Add(restoreAfterCalm / 2)
+	g.step(calm, small, idle, false)
+	if g.step(calm.Add(restoreAfterCalm-tick), small, idle, false) || g.limited {
+		t.Fatal("set again before restoreAfterCalm of calm after the last busy reading")
+	}
+	if g.step(calm.Add(restoreAfterCalm-tick), restoreBelowLive, idle, false) || g.limited {
+		t.Fatal("set again with a live heap that is not small")
+	}
+	g.step(calm.Add(restoreAfterCalm), small, idle, false)
+	if !g.step(calm.Add(2*restoreAfterCalm), small, idle, false) || !g.limited {
+		t.Fatalf("not set again after %v of calm", restoreAfterCalm)
 	}
 }
 

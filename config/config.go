@@ -178,6 +178,7 @@ type Retry struct {
 // and that many KiB of them (10 MiB at the default).
 const (
 	DefaultLocalEntries = 10000
+	MinLocalEntries     = 16 // below, the KiB budget holds no user entity
 	MaxLocalEntries     = 1000000
 )
 

@@ -270,8 +270,8 @@ func (c *Config) checkBuckets(ch *checker) {
 	if q.Bucket == c.Cache.Bucket {
 		ch.add([]string{"cache.bucket", "quota.bucket"}, "cache.bucket must differ from quota.bucket %q", q.Bucket)
 	}
-	if n := c.Cache.LocalEntries; n < 0 || n > MaxLocalEntries {
-		ch.addf("cache.local_entries", "cache.local_entries must be between 0 (off) and %d, got %d", MaxLocalEntries, n)
+	if n := c.Cache.LocalEntries; n != 0 && (n < MinLocalEntries || n > MaxLocalEntries) {
+		ch.addf("cache.local_entries", "cache.local_entries must be 0 (off) or between %d and %d, got %d", MinLocalEntries, MaxLocalEntries, n)
 	}
 }
 

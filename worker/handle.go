@@ -73,6 +73,11 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 	}()
 	defer func() {
 		if p := recover(); p != nil {
+			if d.handedOver { // the confirm loop settles it
+				handedOver = true
+				zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Msg("panic after the output was handed over; recovered")
+				return
+			}
 			stop()
 			w.recovered(ctx, d, p)
 		}

@@ -108,6 +108,8 @@ func (c *LocalCache) Watch(ctx context.Context, nc *nats.Conn, log zerolog.Logge
 // startWatch watches the alert keys from now on and turns the tier on.
 func (c *LocalCache) startWatch(ctx context.Context) (jetstream.KeyWatcher, error) {
 	// "*" is one token: the alert IDs, not the dead-letter marks (dlq.*).
+	// The watch lives as long as ctx: nats.go ends the subscription when
+	// the context it was made with ends.
 	w, err := c.kv.kv.Watch(ctx, "*", jetstream.MetaOnly(), jetstream.UpdatesOnly())
 	if err != nil {
 		return nil, fmt.Errorf("watch cache bucket: %w", err)

@@ -137,8 +137,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.bound.Store(false)
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	// Heartbeats last until every message is settled, past the grace's
+	// cancel: the confirm loop may still wait for a publish ack then.
+	beatsCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBeats()
 	beats := newHeartbeats(w.heartbeatEvery)
-	go beats.run(workCtx)
+	go beats.run(beatsCtx)
 
 	// Concurrency long-lived handlers, fed by the pull loop: a goroutine
 	// per message would grow a fresh stack for each.
