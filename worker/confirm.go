@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 )
 
 // asyncPublishTimeout bounds the wait for the server's ack of an
@@ -18,11 +17,11 @@ const asyncPublishTimeout = 5 * time.Second
 // pendingOutput is an output event published but not yet confirmed by the
 // stream, with what is needed to settle its input afterwards.
 type pendingOutput struct {
-	f            jetstream.PubAckFuture
-	d            *delivery
-	o            outcome
-	stop         func()
-	ctx, workCtx context.Context
+	f       jetstream.PubAckFuture
+	d       *delivery
+	o       outcome
+	stop    func()
+	workCtx context.Context
 }
 
 // confirmer settles the inputs of asynchronously published output events
@@ -65,16 +64,16 @@ func (c *confirmer) confirm(p pendingOutput) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.stop()
-			zerolog.Ctx(p.ctx).Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).
+			p.d.log.get().Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).
 				Msg("panic while confirming an output; the message will be redelivered")
 		}
 	}()
 	select {
 	case <-p.f.Ok():
-		c.w.stored(p.ctx, p.d, p.o, p.stop)
+		c.w.stored(p.d, p.o, p.stop)
 	case <-p.f.Err():
-		if o, ok := c.w.storeOutputSync(p.ctx, p.workCtx, p.d, p.o, p.f.Msg(), p.stop); !ok {
-			c.w.settle(p.ctx, p.workCtx, p.d, o, p.stop)
+		if o, ok := c.w.storeOutputSync(p.workCtx, p.d, p.o, p.f.Msg(), p.stop); !ok {
+			c.w.settle(p.workCtx, p.d, o, p.stop)
 		}
 	}
 }

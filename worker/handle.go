@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/enricher/enricher/enrich"
 	"github.com/enricher/enricher/schemas"
@@ -27,8 +26,8 @@ type delivery struct {
 	msg     jetstream.Msg
 	meta    *jetstream.MsgMetadata
 	alertID string // set once parsed
-	// logged: the context's logger carries alert_id.
-	logged bool
+	// log is the message's logger, built on first use.
+	log msgLog
 	// handedOver: the output's publish went to the confirm loop, which
 	// now owns the message (its heartbeat, its ack, its in-flight count).
 	handedOver bool
@@ -61,10 +60,8 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 		return false
 	}
 	d.meta = meta
+	d.log = msgLog{base: &w.log, subject: msg.Subject(), seq: meta.Sequence.Stream, dlv: meta.NumDelivered}
 
-	log := w.log.With().Str("subject", msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
-		Uint64("delivery", meta.NumDelivered).Logger()
-	ctx = log.WithContext(ctx)
 	stop := beats.start(msg).stop
 	defer func() {
 		if !d.handedOver {
@@ -75,7 +72,7 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 		if p := recover(); p != nil {
 			if d.handedOver { // the confirm loop settles it
 				handedOver = true
-				zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Msg("panic after the output was handed over; recovered")
+				d.log.get().Error().Str("panic", fmt.Sprint(p)).Msg("panic after the output was handed over; recovered")
 				return
 			}
 			stop()
@@ -84,13 +81,11 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 	}()
 
 	in, perr := schemas.ParseInput(msg.Data())
-	logID := ""
 	if perr == nil {
-		logID = in.ID
+		d.log.parsedID(in.ID)
+	} else {
+		d.log.parsedID("")
 	}
-	log = log.With().Str("alert_id", logID).Logger()
-	ctx, workCtx = log.WithContext(ctx), log.WithContext(workCtx)
-	d.logged = true
 
 	var o outcome
 	if class, reason, ok := w.deadMarked(workCtx, d); ok {
@@ -100,7 +95,7 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 	} else {
 		o = w.decide(workCtx, d, in, perr)
 	}
-	w.settle(ctx, workCtx, d, o, stop)
+	w.settle(workCtx, d, o, stop)
 	return d.handedOver
 }
 
@@ -112,7 +107,7 @@ func (w *Worker) deadMarked(ctx context.Context, d *delivery) (string, string, b
 	}
 	class, reason, ok, err := w.marks.DeadMark(ctx, d.meta.Stream, d.meta.Sequence.Stream)
 	if err != nil {
-		sampled(zerolog.Ctx(ctx), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark unreadable; deciding again")
+		sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark unreadable; deciding again")
 	}
 	return class, reason, ok
 }
@@ -127,19 +122,19 @@ func (w *Worker) decide(ctx context.Context, d *delivery, in schemas.Input, err 
 	if in.Expired(now, w.cfg.Defender.MaxAlertAge) {
 		return event(schemas.NewEnriched(in, schemas.StatusExpired, nil, schemas.SourceNone, 0, now, w.id))
 	}
-	if o, ok := w.fromCache(ctx, in); ok {
+	if o, ok := w.fromCache(ctx, d, in); ok {
 		return o
 	}
 	return w.fromAPI(ctx, d, in)
 }
 
-func (w *Worker) fromCache(ctx context.Context, in schemas.Input) (outcome, bool) {
+func (w *Worker) fromCache(ctx context.Context, d *delivery, in schemas.Input) (outcome, bool) {
 	if w.cache == nil {
 		return outcome{}, false
 	}
 	c, ok, err := w.cache.Get(ctx, in.ID)
 	if err != nil {
-		sampled(zerolog.Ctx(ctx), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("outcome cache unavailable; asking the API")
+		sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("outcome cache unavailable; asking the API")
 		return outcome{}, false
 	}
 	if !ok {
@@ -158,7 +153,7 @@ func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) out
 		}
 		if w.cache != nil {
 			if cerr := w.cache.Put(ctx, in.ID, CachedOutcome{Status: status, User: res.User}); cerr != nil {
-				sampled(zerolog.Ctx(ctx), w.sample.cache).Warn().Err(cerr).Bool("sampled", true).Msg("outcome cache write failed")
+				sampled(d.log.get(), w.sample.cache).Warn().Err(cerr).Bool("sampled", true).Msg("outcome cache write failed")
 			}
 		}
 		return event(schemas.NewEnriched(in, status, res.User, schemas.SourceAPI, res.Attempts, w.now(), w.id))
@@ -189,9 +184,8 @@ func (w *Worker) nakDelay(delivered uint64) time.Duration {
 // recovered turns a panic into a retry (or, on the last delivery, a dead
 // letter), so one bad message never stops a worker.
 func (w *Worker) recovered(ctx context.Context, d *delivery, p any) {
-	log := zerolog.Ctx(ctx)
-	ev := log.Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack())
-	if !d.logged {
+	ev := d.log.get().Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack())
+	if !d.log.parsed {
 		ev = ev.Str("alert_id", d.alertID)
 	}
 	ev.Msg("panic while handling a message; recovered")
@@ -202,7 +196,7 @@ func (w *Worker) recovered(ctx context.Context, d *delivery, p any) {
 					_ = d.msg.NakWithDelay(w.cfg.Retry.MaxDelay)
 				}
 			}()
-			w.settle(ctx, ctx, d, dead(ClassRetriesExhausted, fmt.Sprintf("panic on delivery %d: %v", d.meta.NumDelivered, p)), func() {})
+			w.settle(ctx, d, dead(ClassRetriesExhausted, fmt.Sprintf("panic on delivery %d: %v", d.meta.NumDelivered, p)), func() {})
 		}()
 		return
 	}

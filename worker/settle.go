@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 )
 
 // Header names of CONTRACT section 3.
@@ -29,8 +28,7 @@ const (
 // or dead letter first (and only once the server has it), then Ack or Term;
 // a retry is a NakWithDelay. When the store fails, the message is Nak'd so
 // it is tried again; it is never acknowledged without its outcome stored.
-func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, stopHeartbeat func()) {
-	log := zerolog.Ctx(ctx)
+func (w *Worker) settle(workCtx context.Context, d *delivery, o outcome, stopHeartbeat func()) {
 	if o.event != nil {
 		body, err := o.event.Marshal()
 		m := nats.NewMsg(w.cfg.Output.Subject)
@@ -45,7 +43,7 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 			o = dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes would not fit the server's max_payload of %d bytes", len(body), w.nc.MaxPayload()))
 		default:
 			var ok bool
-			if o, ok = w.storeOutput(ctx, workCtx, d, o, m, stopHeartbeat); ok {
+			if o, ok = w.storeOutput(workCtx, d, o, m, stopHeartbeat); ok {
 				return
 			}
 		}
@@ -54,7 +52,7 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 		reason := oneLine(o.reason)
 		if w.marks != nil {
 			if err := w.marks.MarkDead(workCtx, d.meta.Stream, d.meta.Sequence.Stream, o.deadClass, reason); err != nil {
-				sampled(log, w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark not stored")
+				sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark not stored")
 			}
 		}
 		m := nats.NewMsg(w.cfg.DeadLetter.Subject)
@@ -70,19 +68,19 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 			m.Header.Set(HeaderAlertID, d.alertID)
 		}
 		if fitDeadLetter(m, w.cfg.DeadLetter.Stream, w.nc.MaxPayload()) {
-			log.Error().Int("size", len(d.msg.Data())).Msg("input too large to store whole with the dead-letter headers: body cut, see Enricher-Body-Truncated")
+			d.log.get().Error().Int("size", len(d.msg.Data())).Msg("input too large to store whole with the dead-letter headers: body cut, see Enricher-Body-Truncated")
 		}
-		if err := w.store(workCtx, log, m, w.cfg.DeadLetter.Stream); err != nil {
+		if err := w.store(workCtx, &d.log, m, w.cfg.DeadLetter.Stream); err != nil {
 			stopHeartbeat()
-			sampled(log, w.sample.publish).Error().Err(err).Str("class", o.deadClass).Bool("sampled", true).Msg("dead letter not stored; will retry the message")
+			sampled(d.log.get(), w.sample.publish).Error().Err(err).Str("class", o.deadClass).Bool("sampled", true).Msg("dead letter not stored; will retry the message")
 			_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
 			return
 		}
 		stopHeartbeat()
 		if err := d.msg.TermWithReason(o.deadClass); err != nil {
-			log.Warn().Err(err).Msg("term failed; a redelivery will be deduplicated")
+			d.log.get().Warn().Err(err).Msg("term failed; a redelivery will be deduplicated")
 		}
-		log.Warn().Str("class", o.deadClass).Str("reason", reason).Msg("dead letter")
+		d.log.get().Warn().Str("class", o.deadClass).Str("reason", reason).Msg("dead letter")
 		w.observe(o)
 		return
 	}
@@ -92,7 +90,7 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 	} else {
 		_ = d.msg.Nak()
 	}
-	sampled(log, w.sample.retry).Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Bool("sampled", true).Msg("will retry")
+	sampled(d.log.get(), w.sample.retry).Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Bool("sampled", true).Msg("will retry")
 	w.observe(o)
 }
 
@@ -101,36 +99,35 @@ func (w *Worker) settle(ctx, workCtx context.Context, d *delivery, o outcome, st
 // is free for the next message while the server stores this one), and
 // otherwise stores it here, waiting. It returns false with a dead letter
 // when the event cannot fit the server's max_payload.
-func (w *Worker) storeOutput(ctx, workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
+func (w *Worker) storeOutput(workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
 	if w.outputs != nil {
 		f, err := w.js.PublishMsgAsync(m, jetstream.WithExpectStream(w.cfg.Output.Stream))
 		if err == nil {
 			d.handedOver = true
-			w.outputs.add(pendingOutput{f: f, d: d, o: o, stop: stopHeartbeat, ctx: ctx, workCtx: workCtx})
+			w.outputs.add(pendingOutput{f: f, d: d, o: o, stop: stopHeartbeat, workCtx: workCtx})
 			return o, true
 		}
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return tooLarge(m, w.nc.MaxPayload()), false
 		}
 	}
-	return w.storeOutputSync(ctx, workCtx, d, o, m, stopHeartbeat)
+	return w.storeOutputSync(workCtx, d, o, m, stopHeartbeat)
 }
 
 // storeOutputSync stores an output event, waiting for the stream's ack
 // (with retries), then acks the input; a store that keeps failing Naks it.
-func (w *Worker) storeOutputSync(ctx, workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
-	log := zerolog.Ctx(ctx)
-	err := w.store(workCtx, log, m, w.cfg.Output.Stream)
+func (w *Worker) storeOutputSync(workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
+	err := w.store(workCtx, &d.log, m, w.cfg.Output.Stream)
 	if errors.Is(err, nats.ErrMaxPayload) {
 		return tooLarge(m, w.nc.MaxPayload()), false
 	}
 	if err != nil {
 		stopHeartbeat()
-		sampled(log, w.sample.publish).Error().Err(err).Bool("sampled", true).Msg("output not stored; will retry the message")
+		sampled(d.log.get(), w.sample.publish).Error().Err(err).Bool("sampled", true).Msg("output not stored; will retry the message")
 		_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
 		return o, true
 	}
-	w.stored(ctx, d, o, stopHeartbeat)
+	w.stored(d, o, stopHeartbeat)
 	return o, true
 }
 
@@ -141,11 +138,13 @@ func tooLarge(m *nats.Msg, limit int64) outcome {
 }
 
 // stored acks a message whose output event the server has.
-func (w *Worker) stored(ctx context.Context, d *delivery, o outcome, stopHeartbeat func()) {
+func (w *Worker) stored(d *delivery, o outcome, stopHeartbeat func()) {
 	stopHeartbeat()
-	w.ack(ctx, d)
-	zerolog.Ctx(ctx).Debug().Str("status", string(o.event.Enrichment.Status)).Str("source", string(o.event.Enrichment.Source)).
-		Int("attempts", o.event.Enrichment.Attempts).Msg("enriched")
+	w.ack(d)
+	if debugOn(&w.log) {
+		d.log.get().Debug().Str("status", string(o.event.Enrichment.Status)).Str("source", string(o.event.Enrichment.Source)).
+			Int("attempts", o.event.Enrichment.Attempts).Msg("enriched")
+	}
 	w.observe(o)
 }
 
@@ -153,7 +152,7 @@ func (w *Worker) stored(ctx context.Context, d *delivery, o outcome, stopHeartbe
 // backoff until the server has it or ctx ends. A duplicate (same
 // Nats-Msg-Id inside the window) counts as stored. Failures are logged
 // (sampled) on log, the message's logger.
-func (w *Worker) store(ctx context.Context, log *zerolog.Logger, m *nats.Msg, stream string) error {
+func (w *Worker) store(ctx context.Context, log *msgLog, m *nats.Msg, stream string) error {
 	delay := 100 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -165,7 +164,7 @@ func (w *Worker) store(ctx context.Context, log *zerolog.Logger, m *nats.Msg, st
 		if errors.Is(err, nats.ErrMaxPayload) || ctx.Err() != nil {
 			return fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
-		sampled(log, w.sample.publish).Warn().Err(err).Str("to", m.Subject).Bool("sampled", true).Msg("publish failed; retrying")
+		sampled(log.get(), w.sample.publish).Warn().Err(err).Str("to", m.Subject).Bool("sampled", true).Msg("publish failed; retrying")
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("publish to %s: %w (last error: %w)", m.Subject, ctx.Err(), err)
@@ -181,9 +180,9 @@ func (w *Worker) store(ctx context.Context, log *zerolog.Logger, m *nats.Msg, st
 // A plain Ack, not DoubleAck: waiting for the server's confirmation would
 // add a round trip per message and buy nothing, since a lost ack only
 // causes that deduplicated redelivery.
-func (w *Worker) ack(ctx context.Context, d *delivery) {
+func (w *Worker) ack(d *delivery) {
 	if err := d.msg.Ack(); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("ack not sent; a redelivery will be deduplicated")
+		d.log.get().Warn().Err(err).Msg("ack not sent; a redelivery will be deduplicated")
 	}
 }
 
