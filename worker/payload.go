@@ -1,8 +1,10 @@
 package worker
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strconv"
 
 	"github.com/nats-io/nats.go"
@@ -59,4 +61,23 @@ func fitDeadLetter(m *nats.Msg, stream string, limit int64) bool {
 	keep := max(len(m.Data)-over, 0)
 	m.Data = m.Data[:keep]
 	return true
+}
+
+// overStreamMax reports whether a publish was refused because the message
+// is over the stream's own max_msg_size (a stream set up by hand with
+// nats { manage_resources = false }, or edited since): permanent, like
+// max_payload, so it is never retried.
+func overStreamMax(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
+// streamMaxMsgSize is the max_msg_size of stream, or 0 when it has none or
+// it cannot be read.
+func (w *Worker) streamMaxMsgSize(ctx context.Context, stream string) int64 {
+	s, err := w.js.Stream(ctx, stream)
+	if err != nil {
+		return 0
+	}
+	return int64(max(s.CachedInfo().Config.MaxMsgSize, 0))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,67 @@ func TestDeadLetterOfMaxPayloadInput(t *testing.T) {
 	}
 	if info.Delivered.Consumer != info.Delivered.Stream {
 		t.Errorf("redeliveries happened: %d deliveries for %d messages", info.Delivered.Consumer, info.Delivered.Stream)
+	}
+}
+
+// TestStreamMaxMsgSize: streams set up by hand may have a max_msg_size
+// below max_payload. An output over the output stream's is a dead letter
+// (invalid_input) instead of a publish retried for ever, and a dead letter
+// over the dead-letter stream's is cut to fit it, like one over
+// max_payload; the other messages flow as before.
+func TestStreamMaxMsgSize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Options{Alerts: 3})
+	e.startWorkers(1)
+	limit := func(stream string, max int32) {
+		s, err := e.js.Stream(t.Context(), stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.CachedInfo().Config
+		c.MaxMsgSize = max
+		if _, err := e.js.UpdateStream(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit(e.Cfg.Output.Stream, 4096)
+	limit(e.Cfg.DeadLetter.Stream, 8192)
+
+	ids := e.Sim.AlertIDs(3)
+	bigOutput := []byte(`{"id":"` + ids[0] + `","note":"` + strings.Repeat("n", 5000) + `"}`)
+	bigDead := []byte(`{"id":"` + strings.Repeat("x", 9000) + `"}`) // not a valid ID
+	e.publish(bigOutput, bigDead, []byte(ids[1]), []byte(ids[2]))
+	outputs, dead := e.waitSettled(30 * time.Second)
+
+	if len(outputs) != 2 || len(dead) != 2 {
+		t.Fatalf("got %d outputs and %d dead letters, want 2 and 2", len(outputs), len(dead))
+	}
+	for _, o := range outputs {
+		if id := o.Header.Get(HeaderAlertID); id != ids[1] && id != ids[2] {
+			t.Errorf("output for %q, want only the two small alerts", id)
+		}
+	}
+	for _, d := range dead {
+		if c := d.Header.Get(HeaderErrorClass); c != ClassInvalidInput {
+			t.Errorf("class %q, want invalid_input", c)
+		}
+		switch d.Header.Get(HeaderSourceSequence) {
+		case "1":
+			if reason := d.Header.Get(HeaderError); !strings.Contains(reason, "max_msg_size of the output stream") {
+				t.Errorf("reason %q does not name the output stream's max_msg_size", reason)
+			}
+			if !bytes.Equal(d.Data, bigOutput) {
+				t.Error("the input of the oversized output is not stored whole")
+			}
+		case "2":
+			if got := d.Header.Get(HeaderBodyTruncated); got != strconv.Itoa(len(bigDead)) {
+				t.Errorf("%s = %q, want %d", HeaderBodyTruncated, got, len(bigDead))
+			}
+			if !bytes.HasPrefix(bigDead, d.Data) || len(d.Data) == 0 || len(d.Data) >= len(bigDead) {
+				t.Errorf("stored body (%d bytes) is not a cut prefix of the input", len(d.Data))
+			}
+		default:
+			t.Errorf("dead letter of sequence %q", d.Header.Get(HeaderSourceSequence))
+		}
 	}
 }

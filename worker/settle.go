@@ -70,7 +70,17 @@ func (w *Worker) settle(workCtx context.Context, d *delivery, o outcome, stopHea
 		if fitDeadLetter(m, w.cfg.DeadLetter.Stream, w.nc.MaxPayload()) {
 			d.log.get().Error().Int("size", len(d.msg.Data())).Msg("input too large to store whole with the dead-letter headers: body cut, see Enricher-Body-Truncated")
 		}
-		if err := w.store(workCtx, &d.log, m, w.cfg.DeadLetter.Stream); err != nil {
+		err := w.store(workCtx, &d.log, m, w.cfg.DeadLetter.Stream)
+		if overStreamMax(err) {
+			if limit := w.streamMaxMsgSize(workCtx, w.cfg.DeadLetter.Stream); limit > 0 {
+				if fitDeadLetter(m, w.cfg.DeadLetter.Stream, limit) {
+					d.log.get().Error().Int("size", len(d.msg.Data())).Int64("max_msg_size", limit).
+						Msg("input too large for the dead-letter stream's max_msg_size: body cut, see Enricher-Body-Truncated")
+				}
+				err = w.store(workCtx, &d.log, m, w.cfg.DeadLetter.Stream)
+			}
+		}
+		if err != nil {
 			stopHeartbeat()
 			sampled(d.log.get(), w.sample.publish).Error().Err(err).Str("class", o.deadClass).Bool("sampled", true).Msg("dead letter not stored; will retry the message")
 			_ = d.msg.NakWithDelay(w.cfg.Retry.BaseDelay)
@@ -98,7 +108,8 @@ func (w *Worker) settle(workCtx context.Context, d *delivery, o outcome, stopHea
 // the publish to the confirm loop when it can (asynchronous: the handler
 // is free for the next message while the server stores this one), and
 // otherwise stores it here, waiting. It returns false with a dead letter
-// when the event cannot fit the server's max_payload.
+// when the event cannot fit the server's max_payload or the output
+// stream's max_msg_size.
 func (w *Worker) storeOutput(workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
 	if w.outputs != nil {
 		f, err := w.js.PublishMsgAsync(m, jetstream.WithExpectStream(w.cfg.Output.Stream))
@@ -120,6 +131,9 @@ func (w *Worker) storeOutputSync(workCtx context.Context, d *delivery, o outcome
 	err := w.store(workCtx, &d.log, m, w.cfg.Output.Stream)
 	if errors.Is(err, nats.ErrMaxPayload) {
 		return tooLarge(m, w.nc.MaxPayload()), false
+	}
+	if overStreamMax(err) {
+		return dead(ClassInvalidInput, fmt.Sprintf("the enriched output of %d bytes is over the max_msg_size of the output stream %s", len(m.Data), w.cfg.Output.Stream)), false
 	}
 	if err != nil {
 		stopHeartbeat()
@@ -149,7 +163,8 @@ func (w *Worker) stored(d *delivery, o outcome, stopHeartbeat func()) {
 }
 
 // store publishes m to JetStream, expecting stream, and retries with
-// backoff until the server has it or ctx ends. A duplicate (same
+// backoff until the server has it, refuses it for its size (max_payload,
+// or the stream's max_msg_size: permanent) or ctx ends. A duplicate (same
 // Nats-Msg-Id inside the window) counts as stored. Failures are logged
 // (sampled) on log, the message's logger.
 func (w *Worker) store(ctx context.Context, log *msgLog, m *nats.Msg, stream string) error {
@@ -161,7 +176,7 @@ func (w *Worker) store(ctx context.Context, log *msgLog, m *nats.Msg, stream str
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, nats.ErrMaxPayload) || ctx.Err() != nil {
+		if errors.Is(err, nats.ErrMaxPayload) || overStreamMax(err) || ctx.Err() != nil {
 			return fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
 		sampled(log.get(), w.sample.publish).Warn().Err(err).Str("to", m.Subject).Bool("sampled", true).Msg("publish failed; retrying")
