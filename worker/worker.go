@@ -75,10 +75,10 @@ type Worker struct {
 	heartbeatEvery time.Duration
 	// batchWait: see the constant; tests lengthen it.
 	batchWait time.Duration
-	observer       Observer
-	now            func() time.Time
-	bound          atomic.Bool
-	inFlight       atomic.Int64
+	observer  Observer
+	now       func() time.Time
+	bound     atomic.Bool
+	inFlight  atomic.Int64
 	// outputs confirms asynchronous output publishes during Run.
 	outputs *confirmer
 	sample  samplers
