@@ -30,7 +30,7 @@ func connectOnce(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
 	opts := append(worker.ConnectOptions(cfg.NATS, "enricher cli", zerolog.Nop()), nats.Timeout(5*time.Second), nats.MaxReconnects(0))
 	nc, err := nats.Connect(natsURL(cfg), opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to nats at %s: %w", natsURL(cfg), err)
+		return nil, nil, fmt.Errorf("connect to nats at %s: %w", config.RedactURLs(natsURL(cfg)), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,27 @@ func consumerMaxDeliver(ctx context.Context, t *testing.T, js jetstream.JetStrea
 		t.Fatalf("consumer: %v", err)
 	}
 	return c.CachedInfo().Config.Metadata["enricher.max_deliver"]
+}
+
+// TestCLIConnectErrorHidesCredentials: when plan, apply or dlq cannot
+// reach NATS, the error names the server without the password or token
+// that nats.url (or ENRICHER_NATS_URL) carries.
+func TestCLIConnectErrorHidesCredentials(t *testing.T) {
+	t.Parallel()
+	url := "nats://alice:S3cretPassw0rd@127.0.0.1:" + strconv.Itoa(freePort(t)) + ",nats://tok3nValue@127.0.0.1:1"
+	cfg := writeFile(t, "leak.hcl", "nats {\n  url = \""+url+"\"\n}\n")
+	for _, args := range [][]string{{"plan"}, {"apply"}, {"dlq", "list"}} {
+		code, out, errOut := runBin(t, 30*time.Second, append(args, "-config", cfg)...)
+		if code != 1 {
+			t.Errorf("%v: exit %d, want 1", args, code)
+		}
+		for _, secret := range []string{"S3cretPassw0rd", "tok3nValue", "alice"} {
+			if strings.Contains(out+errOut, secret) {
+				t.Errorf("%v printed %q:\n%s%s", args, secret, out, errOut)
+			}
+		}
+		if !strings.Contains(errOut, "127.0.0.1") {
+			t.Errorf("%v: the error does not name the server: %s", args, errOut)
+		}
+	}
 }

@@ -121,7 +121,7 @@ func (c *Config) Redacted() map[string]any {
 			case a.secret:
 				v = Redaction
 			case path == "nats.url" || path == "defender.base_url" || path == "defender.token_url":
-				v = redactURLs(s)
+				v = RedactURLs(s)
 			}
 		}
 		parts := strings.Split(path, ".")

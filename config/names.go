@@ -226,8 +226,9 @@ func redactURL(s string) string {
 	return strings.Replace(u.String(), "://", "://"+Redaction+"@", 1)
 }
 
-// redactURLs applies redactURL to every entry of a comma-separated list.
-func redactURLs(s string) string {
+// RedactURLs hides the user information (a password or a token) of every
+// URL of a comma-separated list, such as nats.url, for messages and logs.
+func RedactURLs(s string) string {
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
 		parts[i] = redactURL(strings.TrimSpace(p))

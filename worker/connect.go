@@ -83,7 +83,7 @@ func Connect(ctx context.Context, url string, opts []nats.Option, log zerolog.Lo
 		if refused(err) {
 			return nil, fmt.Errorf("%w: %w%s", ErrNATSRefused, err, refusalHint(err))
 		}
-		log.Warn().Err(err).Str("url", redactURL(url)).Dur("retry_in", delay).Msg("nats not reachable; retrying")
+		log.Warn().Err(err).Str("url", config.RedactURLs(url)).Dur("retry_in", delay).Msg("nats not reachable; retrying")
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("connect to nats: %w (last error: %w)", ctx.Err(), err)
@@ -132,17 +132,3 @@ func refusalHint(err error) string {
 	return ""
 }
 
-// redactURL removes user information from a (list of) NATS URLs.
-func redactURL(url string) string {
-	parts := strings.Split(url, ",")
-	for i, p := range parts {
-		if at := strings.LastIndex(p, "@"); at >= 0 {
-			scheme := ""
-			if s := strings.Index(p, "://"); s >= 0 && s < at {
-				scheme = p[:s+3]
-			}
-			parts[i] = scheme + "[redacted]@" + p[at+1:]
-		}
-	}
-	return strings.Join(parts, ",")
-}
