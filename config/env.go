@@ -12,33 +12,40 @@ type Override struct {
 	Env string
 	// Attr is the dotted path of the attribute it replaces, such as "nats.url".
 	Attr string
+	// EmptyApplies: set but empty, the variable still applies ("" is the
+	// attribute's "off"). Every other variable counts as unset when empty,
+	// so that an empty placeholder (an unset variable in a compose file)
+	// never switches a worker to an embedded server, to no quota or to no
+	// secret.
+	EmptyApplies bool
 }
 
 // Overrides lists the environment overrides of CONTRACT section 2, in the
 // order they are applied (after the file).
 func Overrides() []Override {
 	return []Override{
-		{"ENRICHER_NATS_URL", "nats.url"},
-		{"ENRICHER_DEFENDER_BASE_URL", "defender.base_url"},
-		{"ENRICHER_DEFENDER_TOKEN_URL", "defender.token_url"},
-		{"ENRICHER_DEFENDER_TENANT_ID", "defender.tenant_id"},
-		{"ENRICHER_DEFENDER_CLIENT_ID", "defender.client_id"},
-		{"ENRICHER_DEFENDER_CLIENT_SECRET", "defender.client_secret"},
-		{"ENRICHER_QUOTA_LIMITS", "quota.limits"},
-		{"ENRICHER_WORKER_CONCURRENCY", "worker.concurrency"},
-		{"ENRICHER_HTTP_LISTEN", "http.listen"},
-		{"ENRICHER_LOG_LEVEL", "log.level"},
-		{"ENRICHER_LOG_FORMAT", "log.format"},
+		{"ENRICHER_NATS_URL", "nats.url", false},
+		{"ENRICHER_DEFENDER_BASE_URL", "defender.base_url", false},
+		{"ENRICHER_DEFENDER_TOKEN_URL", "defender.token_url", false},
+		{"ENRICHER_DEFENDER_TENANT_ID", "defender.tenant_id", false},
+		{"ENRICHER_DEFENDER_CLIENT_ID", "defender.client_id", false},
+		{"ENRICHER_DEFENDER_CLIENT_SECRET", "defender.client_secret", false},
+		{"ENRICHER_QUOTA_LIMITS", "quota.limits", false},
+		{"ENRICHER_WORKER_CONCURRENCY", "worker.concurrency", false},
+		{"ENRICHER_HTTP_LISTEN", "http.listen", true},
+		{"ENRICHER_LOG_LEVEL", "log.level", false},
+		{"ENRICHER_LOG_FORMAT", "log.format", false},
 	}
 }
 
-// applyOverrides applies the set, non-empty ENRICHER_* variables. A value
+// applyOverrides applies the set ENRICHER_* variables (non-empty, but for
+// those whose empty value applies). A value
 // that does not parse is a diagnostic naming the variable. Setting
 // ENRICHER_DEFENDER_CLIENT_SECRET replaces a client_secret_file of the file.
 func (d *decoder) applyOverrides() {
 	for _, o := range Overrides() {
 		v, ok := d.lookupEnv(o.Env)
-		if !ok || v == "" {
+		if !ok || (v == "" && !o.EmptyApplies) {
 			continue
 		}
 		spec, ok := lookupAttr(o.Attr)

@@ -13,7 +13,8 @@ func Example() {
 		"NATS_PASSWORD":            "from-the-environment",
 		"ENRICHER_LOG_LEVEL":       "warn",
 		"ENRICHER_QUOTA_LIMITS":    "50/1m,1000/1h",
-		"ENRICHER_HTTP_LISTEN":     "", // empty: ignored, like an unset variable
+		"ENRICHER_NATS_URL":        "", // empty: ignored, like an unset variable
+		"ENRICHER_HTTP_LISTEN":     "", // but for this one: empty turns the listener off
 		"ENRICHER_DEFENDER_CLIENT": "not an override",
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
@@ -25,13 +26,13 @@ func Example() {
 	}
 	fmt.Println(cfg.Input.Stream, cfg.Input.Subjects, cfg.Input.AckWait)
 	fmt.Println(cfg.Quota.Limits, cfg.QuotaKey())
-	fmt.Println(cfg.Log.Level, cfg.HTTP.Listen)
+	fmt.Printf("%s %q %q\n", cfg.Log.Level, cfg.NATS.URL, cfg.HTTP.Listen)
 	fmt.Println(cfg.Redacted()["nats"].(map[string]any)["password"])
 	fmt.Println(cfg.CredentialProblems())
 	// Output:
 	// SECURITY_ALERTS [alerts.new alerts.replay.*] 45s
 	// [50/1m0s 1000/1h0m0s] contoso-enricher
-	// warn 0.0.0.0:9191
+	// warn "tls://nats-1.example.net:4222, tls://nats-2.example.net:4222" ""
 	// [redacted]
 	// []
 }

@@ -98,6 +98,35 @@ log {
 	}
 }
 
+// TestEmptyOverrides: an empty ENRICHER_HTTP_LISTEN turns the HTTP
+// listener off, as http.listen = "" does; every other empty variable
+// counts as unset, so the file's value stands (an empty placeholder must
+// not select the embedded server, no quota or no secret).
+func TestEmptyOverrides(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, `nats { url = "nats://file:4222" }
+quota { limits = ["1/1s"] }
+http { listen = "127.0.0.1:1" }
+`)
+	vars := map[string]string{}
+	for _, o := range Overrides() {
+		vars[o.Env] = ""
+	}
+	c, err := Load(path, envMap(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Listen != "" {
+		t.Errorf("http.listen = %q with ENRICHER_HTTP_LISTEN empty, want \"\" (off)", c.HTTP.Listen)
+	}
+	if c.NATS.URL != "nats://file:4222" || !reflect.DeepEqual(c.Quota.Limits, []Limit{{1, time.Second}}) {
+		t.Errorf("empty variables replaced the file's values: nats.url %q, quota.limits %v", c.NATS.URL, c.Quota.Limits)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("the result does not validate: %v", err)
+	}
+}
+
 func TestBadOverridesNameTheVariable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
