@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -119,6 +123,38 @@ func TestCLIValidate(t *testing.T) {
 			t.Errorf("no FILE:4:COL diagnostic about the unknown attribute bogus; stderr:\n%s", errOut)
 		}
 	})
+}
+
+// TestCLIValidateDefaultFile: with neither -config nor $ENRICHER_CONFIG,
+// validate reads enricher.hcl of the working directory and names it so in
+// its diagnostics.
+func TestCLIValidateDefaultFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "enricher.hcl"), []byte(invalidConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(enricherBin, "validate")
+	cmd.Dir = dir
+	cmd.Env = childEnv() // no $ENRICHER_CONFIG
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("validate: %v, want exit 2; stderr:\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	diag := regexp.MustCompile(`^enricher\.hcl:\d+:\d+: `)
+	n := 0
+	for _, l := range lines {
+		if diag.MatchString(l) {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d lines start with enricher.hcl:LINE:COL, want the 2 problems; stderr:\n%s", n, stderr.String())
+	}
 }
 
 func assertNoSecret(t *testing.T, s string) {

@@ -130,8 +130,8 @@ func TestResolvePath(t *testing.T) {
 	}{
 		{"flag wins", "flag.hcl", env, present, "flag.hcl"},
 		{"then the environment", "", env, present, "/etc/enricher/env.hcl"},
-		{"empty environment is unset", "", emptyEnv, present, "./enricher.hcl"},
-		{"then ./enricher.hcl", "", nil, present, "./enricher.hcl"},
+		{"empty environment is unset", "", emptyEnv, present, "enricher.hcl"},
+		{"then ./enricher.hcl", "", nil, present, "enricher.hcl"},
 		{"else the defaults", "", nil, absent, ""},
 		{"nil exists", "", nil, nil, ""},
 	}

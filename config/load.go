@@ -10,8 +10,9 @@ import (
 )
 
 // DefaultFile is the configuration file used when neither -config nor
-// $ENRICHER_CONFIG names one and it exists.
-const DefaultFile = "./enricher.hcl"
+// $ENRICHER_CONFIG names one and it exists (in the working directory;
+// diagnostics name it "enricher.hcl").
+const DefaultFile = "enricher.hcl"
 
 // ResolvePath chooses the configuration file: the -config flag value, else
 // $ENRICHER_CONFIG, else DefaultFile when exists says it is present, else ""
