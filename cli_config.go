@@ -40,17 +40,23 @@ func loadConfig(flagPath string, stderr io.Writer) (*config.Config, bool) {
 	path := config.ResolvePath(flagPath, os.LookupEnv, fileExists)
 	cfg, err := config.Load(path, os.LookupEnv)
 	if err != nil {
-		var diags config.Diagnostics
-		if errors.As(err, &diags) {
-			for _, d := range diags {
-				fmt.Fprintln(stderr, d.String())
-			}
-		} else {
-			fmt.Fprintf(stderr, "enricher: %v\n", err)
-		}
+		printConfigError(stderr, err)
 		return nil, false
 	}
 	return cfg, true
+}
+
+// printConfigError prints a configuration error: each diagnostic as
+// FILE:LINE:COL: message on its own line.
+func printConfigError(stderr io.Writer, err error) {
+	var diags config.Diagnostics
+	if errors.As(err, &diags) {
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d.String())
+		}
+		return
+	}
+	fmt.Fprintf(stderr, "enricher: %v\n", err)
 }
 
 func fileExists(p string) bool {
@@ -58,8 +64,9 @@ func fileExists(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
-// cmdValidate checks the configuration: exit 0 valid, 2 invalid. What is
-// missing to call the real API is printed as warnings.
+// cmdValidate checks the configuration, including that the files it
+// names can be read here: exit 0 valid, 2 invalid. What is missing to call
+// the real API is printed as warnings.
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlagSet("validate", stderr)
 	if err := parseFlags(fs, args); err != nil {
@@ -69,15 +76,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	if err := cfg.CheckFiles(); err != nil {
+		printConfigError(stderr, err)
+		return exitUsage
+	}
 	name := cfg.File
 	if name == "" {
 		name = "(built-in defaults)"
 	}
 	for _, p := range cfg.CredentialProblems() {
 		fmt.Fprintf(stderr, "%s: warning: %s (enricher run starts, but every API call fails until it is set)\n", name, p)
-	}
-	for _, p := range cfg.FileProblems() {
-		fmt.Fprintf(stderr, "%s: warning: %s (enricher run refuses to start without it)\n", name, p)
 	}
 	fmt.Fprintf(stdout, "%s: configuration is valid\n", name)
 	return exitOK

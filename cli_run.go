@@ -44,9 +44,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
-	if problems := cfg.FileProblems(); len(problems) > 0 {
-		for _, p := range problems {
-			log.Error().Str("config", cfg.File).Msg(p)
+	if err := cfg.CheckFiles(); err != nil {
+		var diags config.Diagnostics
+		errors.As(err, &diags)
+		for _, d := range diags {
+			log.Error().Str("config", cfg.File).Msg(d.String())
 		}
 		log.Error().Msg("configuration error: a file the configuration names cannot be read; exiting")
 		return exitUsage

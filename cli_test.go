@@ -125,6 +125,25 @@ func TestCLIValidate(t *testing.T) {
 	})
 }
 
+// TestCLIValidateUnreadableFile: a file the configuration names that
+// cannot be read makes validate exit 2, as it makes run exit 2, with the
+// attribute's position.
+func TestCLIValidateUnreadableFile(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "nosecret.hcl", "defender {\n  client_id = \"c\"\n  tenant_id = \"t\"\n  client_secret_file = \"/nonexistent/secret\"\n}\n")
+	code, out, errOut := runBin(t, 30*time.Second, "validate", "-config", path)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	want := path + `:4:24: defender.client_secret_file "/nonexistent/secret" cannot be read`
+	if !strings.HasPrefix(errOut, want) {
+		t.Errorf("stderr:\n%s\nwant a line starting %s", errOut, want)
+	}
+	if strings.Contains(out, "valid") {
+		t.Errorf("stdout says valid: %q", out)
+	}
+}
+
 // TestCLIValidateDefaultFile: with neither -config nor $ENRICHER_CONFIG,
 // validate reads enricher.hcl of the working directory and names it so in
 // its diagnostics.

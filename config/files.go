@@ -5,14 +5,15 @@ import (
 	"os"
 )
 
-// FileProblems lists the files the configuration names that cannot be
-// read here: defender.client_secret_file and the NATS credential and TLS
-// files. It is not part of Validate (a config may be checked on another
-// machine than the one it runs on): `validate` prints these as warnings,
-// `run` refuses to start with them (exit 2). Messages name the attribute
-// and the path, never a file's content.
-func (c *Config) FileProblems() []string {
-	var out []string
+// CheckFiles checks that the files the configuration names can be read
+// here: defender.client_secret_file and the NATS credential and TLS files.
+// It returns a Diagnostics error positioned at each attribute whose file
+// cannot be opened, or nil. It is not part of Validate, which a Config
+// built in code passes without touching the disk; `validate` and `run`
+// both call it (exit 2). Messages name the attribute and the path, never
+// a file's content.
+func (c *Config) CheckFiles() error {
+	var ds Diagnostics
 	for _, f := range []struct{ attr, path string }{
 		{"defender.client_secret_file", c.Defender.ClientSecretFile},
 		{"nats.creds_file", c.NATS.CredsFile},
@@ -26,12 +27,13 @@ func (c *Config) FileProblems() []string {
 		}
 		fh, err := os.Open(f.path)
 		if err != nil {
-			out = append(out, fmt.Sprintf("%s %q cannot be read: %v", f.attr, f.path, unwrapPathError(err)))
+			msg := fmt.Sprintf("%s %q cannot be read: %v", f.attr, f.path, unwrapPathError(err))
+			ds = append(ds, c.diagnostic(problem{keys: []string{f.attr}, msg: msg}))
 			continue
 		}
 		_ = fh.Close()
 	}
-	return out
+	return ds.err()
 }
 
 // unwrapPathError drops the path an *os.PathError repeats.

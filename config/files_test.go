@@ -1,13 +1,14 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestFileProblems(t *testing.T) {
+func TestCheckFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
@@ -16,18 +17,36 @@ func TestFileProblems(t *testing.T) {
 	}
 	c := Default()
 	c.Defender.ClientSecretFile = secret
-	if p := c.FileProblems(); len(p) != 0 {
-		t.Errorf("FileProblems() = %v for a readable file", p)
+	if err := c.CheckFiles(); err != nil {
+		t.Errorf("CheckFiles() = %v for a readable file", err)
 	}
 	c.NATS.NkeyFile = filepath.Join(dir, "missing.nk")
 	c.NATS.TLS.CAFile = filepath.Join(dir, "missing-ca.pem")
-	p := c.FileProblems()
-	if len(p) != 2 || !strings.Contains(p[0], "nats.nkey_file") || !strings.Contains(p[1], "nats.tls.ca_file") {
-		t.Errorf("FileProblems() = %v, want the nkey and CA files named", p)
+	err := c.CheckFiles()
+	var ds Diagnostics
+	if !errors.As(err, &ds) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("CheckFiles() = %v, want Diagnostics", err)
 	}
-	for _, line := range p {
-		if strings.Contains(line, "s3cr3t") {
-			t.Errorf("a file's content leaked: %s", line)
-		}
+	if len(ds) != 2 || !strings.Contains(ds[0].Message, "nats.nkey_file") || !strings.Contains(ds[1].Message, "nats.tls.ca_file") {
+		t.Errorf("CheckFiles() = %v, want the nkey and CA files named", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("a file's content leaked: %v", err)
+	}
+}
+
+// TestCheckFilesPositions: a file named in the configuration file is
+// reported at its attribute, FILE:LINE:COL like every other problem.
+func TestCheckFilesPositions(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "defender {\n  tenant_id = \"t\"\n  client_secret_file = \"/no/such/secret\"\n}\n")
+	c, err := Load(path, envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckFiles()
+	want := path + `:3:24: defender.client_secret_file "/no/such/secret" cannot be read: no such file or directory`
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckFiles() = %v\nwant %s", err, want)
 	}
 }
