@@ -16,7 +16,7 @@ import (
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("enricher "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "HCL configuration file (default $ENRICHER_CONFIG, then ./enricher.hcl, then built-in defaults)")
+	path := fs.String("config", "", "HCL configuration file (default $ENRICHER_CONFIG, then enricher.hcl, then built-in defaults)")
 	return fs, path
 }
 
@@ -27,7 +27,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q (give the configuration with -config FILE)", fs.Arg(0))
+		hint := ""
+		if fs.Lookup("config") != nil {
+			hint = " (give the configuration with -config FILE)"
+		}
+		err := fmt.Errorf("unexpected argument %q%s", fs.Arg(0), hint)
 		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os/signal"
 	"syscall"
@@ -19,6 +20,10 @@ func cmdSim(args []string, stderr io.Writer) int {
 	format := fs.String("log-format", "json", "log format: json or console")
 	opts := sim.RegisterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return exitUsage
+	}
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(stderr, "enricher sim: %v\n", err)
 		return exitUsage
 	}
 	log := newLogger(*level, *format, stderr)

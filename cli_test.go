@@ -253,4 +253,20 @@ func TestCLIStrayArgumentIsAUsageError(t *testing.T) {
 	if code, _, _ := runBin(t, 10*time.Second, "plan", "extra"); code != 1 {
 		t.Errorf("enricher plan extra: exit %d, want 1", code)
 	}
+	// demo reads no configuration: no hint about -config.
+	if code, _, errOut := runBin(t, 10*time.Second, "demo", "extra"); code != 2 || strings.Contains(errOut, "-config") {
+		t.Errorf("enricher demo extra: exit %d, stderr %q; want 2 without a -config hint", code, errOut)
+	}
+}
+
+// TestCLISimRefusesBadOptions: simulator options out of range are a usage
+// error, not silently replaced.
+func TestCLISimRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"-latency", "-1s"}, {"-fail-rate", "1.5"}, {"-token-ttl", "-1m"}} {
+		code, _, errOut := runBin(t, 10*time.Second, append([]string{"sim", "-listen", "127.0.0.1:0"}, args...)...)
+		if code != 2 || !strings.Contains(errOut, "bad simulator options") {
+			t.Errorf("enricher sim %v: exit %d, stderr %q; want 2 and the reason", args, code, errOut)
+		}
+	}
 }
