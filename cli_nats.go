@@ -111,14 +111,18 @@ func cmdApply(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "enricher apply: %v\n", err)
 		return exitFatal
 	}
-	n := 0
+	adds, updates := 0, 0
 	for _, c := range changes {
-		if c.Action == worker.ActionNone {
+		switch c.Action {
+		case worker.ActionCreate:
+			adds++
+		case worker.ActionUpdate:
+			updates++
+		default:
 			continue
 		}
-		n++
-		fmt.Fprintf(stdout, "%sd %s %s\n", c.Action, c.Kind, c.Name)
+		fmt.Fprintf(stdout, "%sd %s\n", c.Action, worker.Resource{Kind: c.Kind, Name: c.Name, Stream: c.Stream}.ID())
 	}
-	fmt.Fprintf(stdout, "Apply complete: %d changed.\n", n)
+	fmt.Fprintf(stdout, "Apply complete! Resources: %d added, %d changed, 0 destroyed.\n", adds, updates)
 	return exitOK
 }

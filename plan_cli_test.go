@@ -71,7 +71,8 @@ func TestCLIPlanApply(t *testing.T) {
 		t.Fatalf("plan changed the server: streams %v exist", names)
 	}
 
-	if code, out, errOut := runBin(t, 30*time.Second, "apply", "-config", cfg); code != 0 {
+	if code, out, errOut := runBin(t, 30*time.Second, "apply", "-config", cfg); code != 0 ||
+		!strings.Contains(out, "created consumer ALERTS/enricher") || !strings.Contains(out, "Resources: 6 added, 0 changed, 0 destroyed.") {
 		t.Fatalf("apply: exit %d, want 0\n%s%s", code, out, errOut)
 	}
 	for _, name := range []string{inputStream, outputStream, dlqStream, "KV_enricher_quota", "KV_enricher_users"} {
@@ -90,8 +91,8 @@ func TestCLIPlanApply(t *testing.T) {
 	if code != 0 || p.Pending {
 		t.Errorf("plan -format json after apply: exit %d, pending %v; want 0, false", code, p.Pending)
 	}
-	if code, out, errOut := runBin(t, 30*time.Second, "apply", "-config", cfg); code != 0 || !strings.Contains(out, "0 changed") {
-		t.Errorf("second apply: exit %d, want 0 and 0 changed\n%s%s", code, out, errOut)
+	if code, out, errOut := runBin(t, 30*time.Second, "apply", "-config", cfg); code != 0 || !strings.Contains(out, "Resources: 0 added, 0 changed") {
+		t.Errorf("second apply: exit %d, want 0 and nothing added or changed\n%s%s", code, out, errOut)
 	}
 
 	changed := base

@@ -114,15 +114,15 @@ func diffFields(actual, desired map[string]string) []FieldChange {
 // FormatPlan renders changes for people, Terraform style.
 func FormatPlan(changes []Change) string {
 	var b strings.Builder
-	n := 0
+	adds, updates := 0, 0
 	for _, c := range changes {
 		id := Resource{Kind: c.Kind, Name: c.Name, Stream: c.Stream}.ID()
 		switch c.Action {
 		case ActionCreate:
-			n++
+			adds++
 			fmt.Fprintf(&b, "  + %s will be created\n", id)
 		case ActionUpdate:
-			n++
+			updates++
 			fmt.Fprintf(&b, "  ~ %s will be updated\n", id)
 			for _, f := range c.Fields {
 				fmt.Fprintf(&b, "      %s: %q -> %q\n", f.Field, f.From, f.To)
@@ -131,10 +131,11 @@ func FormatPlan(changes []Change) string {
 			fmt.Fprintf(&b, "    %s is up to date\n", id)
 		}
 	}
-	if n == 0 {
+	if adds+updates == 0 {
 		b.WriteString("No changes. The NATS resources match the configuration.\n")
 	} else {
-		fmt.Fprintf(&b, "Plan: %d to change.\n", n)
+		// Terraform's summary line; nothing is ever destroyed.
+		fmt.Fprintf(&b, "Plan: %d to add, %d to change, 0 to destroy.\n", adds, updates)
 	}
 	return b.String()
 }

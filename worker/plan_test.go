@@ -68,7 +68,7 @@ func TestPlanApplyLifecycle(t *testing.T) {
 		t.Error("Pending = false on a fresh server")
 	}
 	text := FormatPlan(changes)
-	for _, line := range []string{"+ stream ALERTS will be created", "+ consumer ALERTS/enricher will be created", "+ kv enricher_users will be created", "Plan: 6 to change."} {
+	for _, line := range []string{"+ stream ALERTS will be created", "+ consumer ALERTS/enricher will be created", "+ kv enricher_users will be created", "Plan: 6 to add, 0 to change, 0 to destroy."} {
 		if !strings.Contains(text, line) {
 			t.Errorf("FormatPlan lacks %q:\n%s", line, text)
 		}
@@ -162,7 +162,7 @@ func assertOneUpdate(t *testing.T, changes []Change, id string, f FieldChange) {
 		t.Errorf("change = %s %s %+v, want update %s %+v", c.Action, got, c.Fields, id, f)
 	}
 	text := FormatPlan(changes)
-	for _, s := range []string{"~ " + id + " will be updated", f.Field, `"` + f.From + `"`, `"` + f.To + `"`, "Plan: 1 to change."} {
+	for _, s := range []string{"~ " + id + " will be updated", f.Field, `"` + f.From + `"`, `"` + f.To + `"`, "Plan: 0 to add, 1 to change, 0 to destroy."} {
 		if !strings.Contains(text, s) {
 			t.Errorf("FormatPlan lacks %q:\n%s", s, text)
 		}
