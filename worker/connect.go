@@ -131,4 +131,3 @@ func refusalHint(err error) string {
 	}
 	return ""
 }
-

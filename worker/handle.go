@@ -122,11 +122,35 @@ func (w *Worker) decide(ctx context.Context, d *delivery, in schemas.Input, err 
 	if in.Expired(now, w.cfg.Defender.MaxAlertAge) {
 		return event(schemas.NewEnriched(in, schemas.StatusExpired, nil, schemas.SourceNone, 0, now, w.id))
 	}
+	if size, ok := w.outputFits(d, in, now); !ok {
+		return dead(ClassInvalidInput, fmt.Sprintf("the enriched output (at least %d bytes, without the user) would not fit the server's max_payload of %d bytes", size, w.nc.MaxPayload()))
+	}
 	if o, ok := w.fromCache(ctx, d, in); ok {
 		return o
 	}
 	return w.fromAPI(ctx, d, in)
 }
+
+// outputFits reports whether in's output event can fit max_payload at
+// all: an input close to the limit whose event would not fit even without
+// a user costs no quota and no API call. Only such inputs pay for the
+// exact check (an encoding); it returns the smallest event's size then.
+func (w *Worker) outputFits(d *delivery, in schemas.Input, now time.Time) (int, bool) {
+	limit := w.nc.MaxPayload()
+	if limit <= 0 || int64(len(in.Alert)+2*len(in.ID)) < limit-outputFitsSlack {
+		return 0, true
+	}
+	e := schemas.NewEnriched(in, schemas.StatusNotFound, nil, schemas.SourceNone, 0, now, w.id)
+	m, err := w.outputMsg(d, &e)
+	if err != nil {
+		return 0, true // settle reports the encoding error
+	}
+	return len(m.Data), fits(m, w.cfg.Output.Stream, limit)
+}
+
+// outputFitsSlack bounds what an output event adds to its input and ID:
+// the other members, the enrichment block and the headers, without a user.
+const outputFitsSlack = 4096
 
 func (w *Worker) fromCache(ctx context.Context, d *delivery, in schemas.Input) (outcome, bool) {
 	if w.cache == nil {

@@ -121,3 +121,35 @@ func TestStreamMaxMsgSize(t *testing.T) {
 		}
 	}
 }
+
+// TestHopelessOutputCostsNoAPICall: an input so close to max_payload that
+// its output event could not fit even without a user is an invalid_input
+// dead letter decided before the API is asked: no quota is spent on it.
+func TestHopelessOutputCostsNoAPICall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Options{Alerts: 2})
+	e.startWorkers(1)
+	ids := e.Sim.AlertIDs(2)
+	head := `{"id":"` + ids[0] + `","pad":"`
+	pad := int(e.nc.MaxPayload()) - len(head) - len(`"}`) - 100
+	big := []byte(head + strings.Repeat("p", pad) + `"}`)
+	e.publish(big, []byte(ids[1]))
+	outputs, dead := e.waitSettled(30 * time.Second)
+	if len(outputs) != 1 || len(dead) != 1 {
+		t.Fatalf("got %d outputs and %d dead letters, want 1 and 1", len(outputs), len(dead))
+	}
+	if c, reason := dead[0].Header.Get(HeaderErrorClass), dead[0].Header.Get(HeaderError); c != ClassInvalidInput || !strings.Contains(reason, "max_payload") {
+		t.Errorf("dead letter %q %q, want invalid_input about max_payload", c, reason)
+	}
+	if id := dead[0].Header.Get(HeaderAlertID); id != ids[0] {
+		t.Errorf("dead letter for %q, want %q", id, ids[0])
+	}
+	for _, r := range e.Sim.Requests() {
+		if r.AlertID == ids[0] {
+			t.Errorf("the API was called for the hopeless alert: %+v", r)
+		}
+	}
+	if n := len(e.Sim.Requests()); n != 1 {
+		t.Errorf("%d API calls, want 1 (the small alert)", n)
+	}
+}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/enricher/enricher/schemas"
 )
 
 // Header names of CONTRACT section 3.
@@ -30,12 +32,8 @@ const (
 // it is tried again; it is never acknowledged without its outcome stored.
 func (w *Worker) settle(workCtx context.Context, d *delivery, o outcome, stopHeartbeat func()) {
 	if o.event != nil {
-		body, err := o.event.Marshal()
-		m := nats.NewMsg(w.cfg.Output.Subject)
-		m.Data = body
-		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("enr-%s-%d", d.meta.Stream, d.meta.Sequence.Stream))
-		m.Header.Set(HeaderAlertID, o.event.AlertID)
-		m.Header.Set(HeaderStatus, string(o.event.Enrichment.Status))
+		m, err := w.outputMsg(d, o.event)
+		body := m.Data
 		switch {
 		case err != nil:
 			o = dead(ClassInvalidInput, err.Error())
@@ -102,6 +100,18 @@ func (w *Worker) settle(workCtx context.Context, d *delivery, o outcome, stopHea
 	}
 	sampled(d.log.get(), w.sample.retry).Info().Str("reason", oneLine(o.reason)).Dur("retry_in", o.retryIn).Bool("sampled", true).Msg("will retry")
 	w.observe(o)
+}
+
+// outputMsg is the NATS message of an output event, with the contract's
+// headers; its error is the event's encoding error.
+func (w *Worker) outputMsg(d *delivery, e *schemas.EnrichedAlert) (*nats.Msg, error) {
+	body, err := e.Marshal()
+	m := nats.NewMsg(w.cfg.Output.Subject)
+	m.Data = body
+	m.Header.Set(jetstream.MsgIDHeader, "enr-"+d.meta.Stream+"-"+strconv.FormatUint(d.meta.Sequence.Stream, 10))
+	m.Header.Set(HeaderAlertID, e.AlertID)
+	m.Header.Set(HeaderStatus, string(e.Enrichment.Status))
+	return m, err
 }
 
 // storeOutput stores an output event and then acks the input. It hands
