@@ -192,7 +192,16 @@ func assertReplicas(t *testing.T, e *testEnv, r int) {
 	t.Helper()
 	ctx := context.Background()
 	for _, name := range []string{e.Cfg.Input.Stream, e.Cfg.Output.Stream, e.Cfg.DeadLetter.Stream, "KV_" + e.Cfg.Quota.Bucket, "KV_" + e.Cfg.Cache.Bucket} {
-		s, err := e.js.Stream(ctx, name)
+		// Just after a create, a replicated stream may still be electing
+		// its leader: an info request then times out. Ask again.
+		var s jetstream.Stream
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if s, err = e.js.Stream(ctx, name); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // polling pace, not synchronisation
+		}
 		if err != nil {
 			t.Errorf("stream %s: %v", name, err)
 			continue
