@@ -31,29 +31,42 @@ type DeadLetter struct {
 // ListDeadLetters reads every message of the dead-letter stream, oldest
 // first.
 func ListDeadLetters(ctx context.Context, js jetstream.JetStream, cfg *config.Config) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := eachDeadLetter(ctx, js, cfg, func(dl DeadLetter) error {
+		out = append(out, dl)
+		return nil
+	})
+	return out, err
+}
+
+// eachDeadLetter calls fn for every message of the dead-letter stream,
+// oldest first, one at a time: each read asks the server for the next
+// message at or after a sequence, so the sequences of dead letters already
+// replayed (deleted) cost nothing, and a large stream is never held in
+// memory whole. fn's error stops the walk and is returned.
+func eachDeadLetter(ctx context.Context, js jetstream.JetStream, cfg *config.Config, fn func(DeadLetter) error) error {
 	s, err := js.Stream(ctx, cfg.DeadLetter.Stream)
 	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream %s: %w", cfg.DeadLetter.Stream, err)
+		return fmt.Errorf("dead-letter stream %s: %w", cfg.DeadLetter.Stream, err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream %s: %w", cfg.DeadLetter.Stream, err)
-	}
-	var out []DeadLetter
-	if info.State.Msgs == 0 {
-		return out, nil
-	}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+	last := s.CachedInfo().State.LastSeq // later dead letters wait for the next listing
+	for seq := uint64(1); seq <= last; {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(">"))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
+			return nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("read dead letter %d: %w", seq, err)
+			return fmt.Errorf("read the dead letter at or after %d: %w", seq, err)
 		}
-		out = append(out, toDeadLetter(m))
+		if m.Sequence > last {
+			return nil
+		}
+		if err := fn(toDeadLetter(m)); err != nil {
+			return err
+		}
+		seq = m.Sequence + 1
 	}
-	return out, nil
+	return nil
 }
 
 func toDeadLetter(m *jetstream.RawStreamMsg) DeadLetter {
@@ -70,35 +83,34 @@ func toDeadLetter(m *jetstream.RawStreamMsg) DeadLetter {
 // only after the input stream has stored it. seqs nil means all. It
 // returns the dead letters replayed.
 func Replay(ctx context.Context, js jetstream.JetStream, cfg *config.Config, seqs []uint64) ([]DeadLetter, error) {
-	all, err := ListDeadLetters(ctx, js, cfg)
-	if err != nil {
-		return nil, err
-	}
 	s, err := js.Stream(ctx, cfg.DeadLetter.Stream)
 	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream: %w", err)
+		return nil, fmt.Errorf("dead-letter stream %s: %w", cfg.DeadLetter.Stream, err)
 	}
 	var done []DeadLetter
-	found := map[uint64]bool{}
-	for _, dl := range all {
-		if seqs != nil && !slices.Contains(seqs, dl.Sequence) {
-			continue
-		}
-		found[dl.Sequence] = true
+	replay := func(dl DeadLetter) error {
 		m := nats.NewMsg(replaySubject(cfg, dl.Subject))
 		m.Data = dl.data
 		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("replay-%s-%d", cfg.DeadLetter.Stream, dl.Sequence))
 		if _, err := js.PublishMsg(ctx, m, jetstream.WithExpectStream(cfg.Input.Stream)); err != nil {
-			return done, fmt.Errorf("replay dead letter %d: %w", dl.Sequence, err)
+			return fmt.Errorf("replay dead letter %d: %w", dl.Sequence, err)
 		}
 		if err := s.DeleteMsg(ctx, dl.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return done, fmt.Errorf("replayed dead letter %d but could not remove it: %w", dl.Sequence, err)
+			return fmt.Errorf("replayed dead letter %d but could not remove it: %w", dl.Sequence, err)
 		}
 		done = append(done, dl)
+		return nil
+	}
+	if seqs == nil {
+		return done, eachDeadLetter(ctx, js, cfg, replay)
 	}
 	for _, seq := range seqs {
-		if !found[seq] {
-			return done, fmt.Errorf("dead letter %d: %w", seq, jetstream.ErrMsgNotFound)
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			return done, fmt.Errorf("dead letter %d: %w", seq, err)
+		}
+		if err := replay(toDeadLetter(m)); err != nil {
+			return done, err
 		}
 	}
 	return done, nil
