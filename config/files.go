@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -25,15 +26,29 @@ func (c *Config) CheckFiles() error {
 		if f.path == "" {
 			continue
 		}
-		fh, err := os.Open(f.path)
-		if err != nil {
-			msg := fmt.Sprintf("%s %q cannot be read: %v", f.attr, f.path, unwrapPathError(err))
+		if err := readable(f.path); err != nil {
+			msg := fmt.Sprintf("%s %q cannot be read: %v", f.attr, f.path, err)
 			ds = append(ds, c.diagnostic(problem{keys: []string{f.attr}, msg: msg}))
-			continue
 		}
-		_ = fh.Close()
 	}
 	return ds.err()
+}
+
+// readable checks that path is a file that can be opened for reading.
+func readable(path string) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	if st.IsDir() {
+		return errors.New("is a directory")
+	}
+	return nil
 }
 
 // unwrapPathError drops the path an *os.PathError repeats.

@@ -20,6 +20,11 @@ func TestCheckFiles(t *testing.T) {
 	if err := c.CheckFiles(); err != nil {
 		t.Errorf("CheckFiles() = %v for a readable file", err)
 	}
+	c.Defender.ClientSecretFile = dir
+	if err := c.CheckFiles(); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("CheckFiles() = %v for a directory, want \"is a directory\"", err)
+	}
+	c.Defender.ClientSecretFile = secret
 	c.NATS.NkeyFile = filepath.Join(dir, "missing.nk")
 	c.NATS.TLS.CAFile = filepath.Join(dir, "missing-ca.pem")
 	err := c.CheckFiles()

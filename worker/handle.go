@@ -82,6 +82,7 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 
 	in, perr := schemas.ParseInput(msg.Data())
 	if perr == nil {
+		d.alertID = in.ID
 		d.log.parsedID(in.ID)
 	} else {
 		d.log.parsedID("")
@@ -117,7 +118,6 @@ func (w *Worker) decide(ctx context.Context, d *delivery, in schemas.Input, err 
 	if err != nil {
 		return dead(ClassInvalidInput, err.Error())
 	}
-	d.alertID = in.ID
 	now := w.now()
 	if in.Expired(now, w.cfg.Defender.MaxAlertAge) {
 		return event(schemas.NewEnriched(in, schemas.StatusExpired, nil, schemas.SourceNone, 0, now, w.id))
@@ -140,7 +140,8 @@ func (w *Worker) outputFits(d *delivery, in schemas.Input, now time.Time) (int, 
 	if limit <= 0 || int64(len(in.Alert)+2*len(in.ID)) < limit-outputFitsSlack {
 		return 0, true
 	}
-	e := schemas.NewEnriched(in, schemas.StatusNotFound, nil, schemas.SourceNone, 0, now, w.id)
+	// The smallest event: not_found from the API on its first attempt.
+	e := schemas.NewEnriched(in, schemas.StatusNotFound, nil, schemas.SourceAPI, 1, now, w.id)
 	m, err := w.outputMsg(d, &e)
 	if err != nil {
 		return 0, true // settle reports the encoding error
@@ -208,11 +209,10 @@ func (w *Worker) nakDelay(delivered uint64) time.Duration {
 // recovered turns a panic into a retry (or, on the last delivery, a dead
 // letter), so one bad message never stops a worker.
 func (w *Worker) recovered(ctx context.Context, d *delivery, p any) {
-	ev := d.log.get().Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack())
-	if !d.log.parsed {
-		ev = ev.Str("alert_id", d.alertID)
+	if !d.log.parsed { // the panic came before the parse: this and the dead letter's lines
+		d.log.parsedID(d.alertID)
 	}
-	ev.Msg("panic while handling a message; recovered")
+	d.log.get().Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack()).Msg("panic while handling a message; recovered")
 	if d.meta != nil && d.meta.NumDelivered >= uint64(w.cfg.Input.MaxDeliver) {
 		func() {
 			defer func() {

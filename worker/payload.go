@@ -40,7 +40,8 @@ func fits(m *nats.Msg, stream string, limit int64) bool {
 	return limit <= 0 || int64(wireSize(m, stream)) <= limit
 }
 
-// fitDeadLetter makes a dead letter fit max_payload. A body that fits
+// fitDeadLetter makes a dead letter fit limit (max_payload, or the
+// dead-letter stream's max_msg_size). A body that fits
 // whole is stored whole (the contract); only when body plus headers cannot
 // fit is the reason shortened and then the body cut, the cut marked with
 // its original size and digest. It reports whether the body was cut.
@@ -54,9 +55,11 @@ func fitDeadLetter(m *nats.Msg, stream string, limit int64) bool {
 	if fits(m, stream, limit) {
 		return false
 	}
-	sum := sha256.Sum256(m.Data)
-	m.Header.Set(HeaderBodyTruncated, strconv.Itoa(len(m.Data)))
-	m.Header.Set(HeaderBodySHA256, hex.EncodeToString(sum[:]))
+	if m.Header.Get(HeaderBodyTruncated) == "" { // a second cut keeps the original's
+		sum := sha256.Sum256(m.Data)
+		m.Header.Set(HeaderBodyTruncated, strconv.Itoa(len(m.Data)))
+		m.Header.Set(HeaderBodySHA256, hex.EncodeToString(sum[:]))
+	}
 	over := wireSize(m, stream) - int(limit)
 	keep := max(len(m.Data)-over, 0)
 	m.Data = m.Data[:keep]

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/enricher/enricher/enrich/sim"
 )
 
@@ -151,5 +153,29 @@ func TestHopelessOutputCostsNoAPICall(t *testing.T) {
 	}
 	if n := len(e.Sim.Requests()); n != 1 {
 		t.Errorf("%d API calls, want 1 (the small alert)", n)
+	}
+}
+
+// TestFitDeadLetterTwice: a dead letter cut for max_payload and then
+// again for the dead-letter stream's max_msg_size still names the size
+// and digest of the original body.
+func TestFitDeadLetterTwice(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("b"), 5000)
+	m := nats.NewMsg("alerts.dlq")
+	m.Data = body
+	m.Header.Set(HeaderErrorClass, ClassInvalidInput)
+	if !fitDeadLetter(m, "DLQ", 4000) || !fitDeadLetter(m, "DLQ", 2000) {
+		t.Fatal("a body over both limits was not cut")
+	}
+	if wireSize(m, "DLQ") > 2000 || len(m.Data) == 0 || !bytes.HasPrefix(body, m.Data) {
+		t.Errorf("after the second cut: %d bytes on the wire, body %d bytes", wireSize(m, "DLQ"), len(m.Data))
+	}
+	sum := sha256.Sum256(body)
+	if got := m.Header.Get(HeaderBodyTruncated); got != "5000" {
+		t.Errorf("%s = %q, want the original 5000", HeaderBodyTruncated, got)
+	}
+	if got := m.Header.Get(HeaderBodySHA256); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("%s = %q, want the original body's digest", HeaderBodySHA256, got)
 	}
 }

@@ -78,6 +78,15 @@ func (w *Worker) settle(workCtx context.Context, d *delivery, o outcome, stopHea
 				err = w.store(workCtx, &d.log, m, w.cfg.DeadLetter.Stream)
 			}
 		}
+		if overStreamMax(err) {
+			// Not even the headers fit: a stream misconfigured by hand. The
+			// message waits for it to be fixed, without a hot loop.
+			stopHeartbeat()
+			d.log.get().Error().Err(err).Str("class", o.deadClass).Str("stream", w.cfg.DeadLetter.Stream).
+				Msg("the dead-letter stream's max_msg_size refuses even a cut dead letter; raise it: will retry the message")
+			_ = d.msg.NakWithDelay(w.cfg.Retry.MaxDelay)
+			return
+		}
 		if err != nil {
 			stopHeartbeat()
 			sampled(d.log.get(), w.sample.publish).Error().Err(err).Str("class", o.deadClass).Bool("sampled", true).Msg("dead letter not stored; will retry the message")
@@ -118,8 +127,9 @@ func (w *Worker) outputMsg(d *delivery, e *schemas.EnrichedAlert) (*nats.Msg, er
 // the publish to the confirm loop when it can (asynchronous: the handler
 // is free for the next message while the server stores this one), and
 // otherwise stores it here, waiting. It returns false with a dead letter
-// when the event cannot fit the server's max_payload or the output
-// stream's max_msg_size.
+// when the event cannot fit the server's max_payload (or, stored here, the
+// output stream's max_msg_size; the confirm loop finds that one through
+// storeOutputSync).
 func (w *Worker) storeOutput(workCtx context.Context, d *delivery, o outcome, m *nats.Msg, stopHeartbeat func()) (outcome, bool) {
 	if w.outputs != nil {
 		f, err := w.js.PublishMsgAsync(m, jetstream.WithExpectStream(w.cfg.Output.Stream))
