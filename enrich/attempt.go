@@ -18,8 +18,28 @@ type userCall struct {
 	c         *Client
 	url       string
 	res       *Result
-	log       zerolog.Logger
-	notBefore time.Time // no attempt before this (from a Retry-After)
+	alertID   string
+	log       *zerolog.Logger // built by logger on the first line written
+	notBefore time.Time       // no attempt before this (from a Retry-After)
+}
+
+// logger is the call's logger (the client's, with alert_id), built on
+// first use: most calls write no line. A call's attempts run one at a time.
+func (u *userCall) logger() *zerolog.Logger {
+	if u.log == nil {
+		l := u.c.log.With().Str("alert_id", u.alertID).Logger()
+		u.log = &l
+	}
+	return u.log
+}
+
+// debug starts a debug line about the call, or returns nil (on which every
+// zerolog method is a no-op) when the client writes no debug lines.
+func (u *userCall) debug() *zerolog.Event {
+	if u.c.log.GetLevel() > zerolog.DebugLevel || zerolog.GlobalLevel() > zerolog.DebugLevel {
+		return nil
+	}
+	return u.logger().Debug()
 }
 
 // try is one retry step: get a token, send one attempt, and on a 401 send
@@ -54,7 +74,7 @@ func (u *userCall) token(ctx context.Context) (string, error) {
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
-	u.log.Debug().Err(err).Msg("defender api: no access token")
+	u.debug().Err(err).Msg("defender api: no access token")
 	return "", retry.RetryableError(transient(err))
 }
 
@@ -98,7 +118,7 @@ func (u *userCall) attempt(ctx context.Context, tok string) (json.RawMessage, er
 	if u.c.onAttempt != nil {
 		u.c.onAttempt(AttemptInfo{Number: u.res.Attempts, Status: status, Elapsed: elapsed})
 	}
-	ev := u.log.Debug().Int("attempt", u.res.Attempts).Int("status", status).Dur("elapsed", elapsed)
+	ev := u.debug().Int("attempt", u.res.Attempts).Int("status", status).Dur("elapsed", elapsed)
 	if err != nil {
 		ev = ev.Err(err)
 	}
@@ -156,7 +176,7 @@ func (u *userCall) send(ctx context.Context, tok string) (json.RawMessage, int, 
 				if ctx.Err() != nil {
 					return nil, code, ctx.Err()
 				}
-				u.log.Warn().Err(err).Msg("quota: pause after a 429 not recorded")
+				u.logger().Warn().Err(err).Msg("quota: pause after a 429 not recorded")
 			}
 		}
 	}

@@ -193,10 +193,10 @@ func (c *Client) GetUser(ctx context.Context, alertID string) (Result, error) {
 		return res, rejected(fmt.Errorf("enrich: get user: %w", err))
 	}
 	call := &userCall{
-		c:   c,
-		url: c.base + "/api/alerts/" + url.PathEscape(alertID) + "/user", // a no-op for a valid ID
-		res: &res,
-		log: c.log.With().Str("alert_id", alertID).Logger(),
+		c:       c,
+		url:     c.base + "/api/alerts/" + url.PathEscape(alertID) + "/user", // a no-op for a valid ID
+		res:     &res,
+		alertID: alertID,
 	}
 	user, err := retry.DoValue(ctx, newBackoff(c.attempts, c.baseDelay, c.maxDelay, &call.notBefore), call.try)
 	switch {
