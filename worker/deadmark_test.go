@@ -2,12 +2,15 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/enricher/enricher/enrich/sim"
+	"github.com/enricher/enricher/schemas"
 )
 
 // TestRedeliveredDeadLetterSettlesTheSameWay: a worker decided a dead
@@ -57,5 +60,34 @@ func TestRedeliveredDeadLetterSettlesTheSameWay(t *testing.T) {
 	}
 	if n := e.Sim.Stats().Requests; n != 0 {
 		t.Errorf("the API was called %d times for a message already dead-lettered", n)
+	}
+}
+
+// TestAttemptsCountEveryDelivery: an alert whose first deliveries use up
+// their HTTP attempts on 503s and whose third succeeds gets one event
+// whose attempts counts every attempt made for it, as the API saw them.
+func TestAttemptsCountEveryDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Options{Alerts: 2, Fault: func(_ string, call int) *sim.Fault {
+		if call <= 4 {
+			return &sim.Fault{Status: http.StatusServiceUnavailable}
+		}
+		return nil
+	}})
+	e.Cfg.Retry.Attempts = 2 // two per delivery: deliveries 1 and 2 fail, 3 succeeds
+	e.startWorkers(1)
+	id := e.Sim.AlertIDs(1)[0]
+	e.publish([]byte(id))
+	outputs, dead := e.waitSettled(30 * time.Second)
+	if len(outputs) != 1 || len(dead) != 0 {
+		t.Fatalf("got %d outputs and %d dead letters, want 1 and 0", len(outputs), len(dead))
+	}
+	var ev schemas.EnrichedAlert
+	if err := json.Unmarshal(outputs[0].Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.Sim.Stats().Requests
+	if calls != 5 || ev.Enrichment.Attempts != calls || ev.Enrichment.Source != schemas.SourceAPI {
+		t.Errorf("event attempts %d (source %s), API calls %d; want 5 and 5", ev.Enrichment.Attempts, ev.Enrichment.Source, calls)
 	}
 }

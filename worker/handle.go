@@ -31,6 +31,8 @@ type delivery struct {
 	// handedOver: the output's publish went to the confirm loop, which
 	// now owns the message (its heartbeat, its ack, its in-flight count).
 	handedOver bool
+	// priorAttempts: the HTTP attempts of earlier deliveries (DeadMarks).
+	priorAttempts int
 }
 
 // outcome is what the walk decided for a delivery: exactly one of an
@@ -101,16 +103,18 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 }
 
 // deadMarked returns the dead letter already decided for a redelivered
-// message, so it settles the same way again (the store deduplicates it).
+// message, so it settles the same way again (the store deduplicates it),
+// and notes the HTTP attempts its earlier deliveries made.
 func (w *Worker) deadMarked(ctx context.Context, d *delivery) (string, string, bool) {
 	if w.marks == nil || d.meta.NumDelivered <= 1 {
 		return "", "", false
 	}
-	class, reason, ok, err := w.marks.DeadMark(ctx, d.meta.Stream, d.meta.Sequence.Stream)
+	m, ok, err := w.marks.DeadMark(ctx, d.meta.Stream, d.meta.Sequence.Stream)
 	if err != nil {
 		sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark unreadable; deciding again")
 	}
-	return class, reason, ok
+	d.priorAttempts = m.Attempts
+	return m.Class, m.Reason, ok && m.Class != ""
 }
 
 // decide finds the outcome of the parsed input (in, or the parse error).
@@ -181,7 +185,7 @@ func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) out
 				sampled(d.log.get(), w.sample.cache).Warn().Err(cerr).Bool("sampled", true).Msg("outcome cache write failed")
 			}
 		}
-		return event(schemas.NewEnriched(in, status, res.User, schemas.SourceAPI, res.Attempts, w.now(), w.id))
+		return event(schemas.NewEnriched(in, status, res.User, schemas.SourceAPI, d.priorAttempts+res.Attempts, w.now(), w.id))
 	case errors.Is(err, enrich.ErrRejected):
 		return dead(ClassAPIRejected, err.Error())
 	case ctx.Err() != nil:
@@ -190,7 +194,19 @@ func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) out
 	case d.meta.NumDelivered >= uint64(w.cfg.Input.MaxDeliver):
 		return dead(ClassRetriesExhausted, fmt.Sprintf("still failing after %d deliveries: %v", d.meta.NumDelivered, err))
 	default:
+		w.markAttempts(ctx, d, res.Attempts)
 		return outcome{retry: true, retryIn: w.nakDelay(d.meta.NumDelivered), reason: err.Error()}
+	}
+}
+
+// markAttempts records, before a retry, the HTTP attempts made for the
+// message so far, for the event's attempts.
+func (w *Worker) markAttempts(ctx context.Context, d *delivery, attempts int) {
+	if w.marks == nil || attempts == 0 {
+		return
+	}
+	if err := w.marks.MarkAttempts(ctx, d.meta.Stream, d.meta.Sequence.Stream, d.priorAttempts+attempts); err != nil {
+		sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("attempts not recorded; the event will count fewer")
 	}
 }
 
