@@ -14,10 +14,11 @@ import (
 
 // dlqEntry is one element of `enricher dlq list -format json`.
 type dlqEntry struct {
-	Sequence uint64 `json:"sequence"`
-	Class    string `json:"class"`
-	Reason   string `json:"reason"`
-	AlertID  string `json:"alertId"`
+	Sequence    uint64 `json:"sequence"`
+	Class       string `json:"class"`
+	Reason      string `json:"reason"`
+	AlertID     string `json:"alertId"`
+	BodyPreview string `json:"bodyPreview"`
 }
 
 func dlqListJSON(t *testing.T, cfgPath string) []dlqEntry {
@@ -70,9 +71,16 @@ func TestCLIDLQListInvalidInput(t *testing.T) {
 	if len(es) != len(bad) {
 		t.Fatalf("dlq list -format json has %d entries, want %d: %+v", len(es), len(bad), es)
 	}
+	previews := map[string]bool{}
 	for _, e := range es {
 		if e.Class != "invalid_input" || e.Reason == "" || e.Sequence == 0 {
 			t.Errorf("dead letter %+v, want class invalid_input with a reason and a sequence", e)
+		}
+		previews[e.BodyPreview] = true
+	}
+	for _, b := range bad {
+		if !previews[b] {
+			t.Errorf("no dead letter shows the body %q in bodyPreview: %+v", b, es)
 		}
 	}
 }

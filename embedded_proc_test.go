@@ -18,8 +18,10 @@ import (
 // TestEmbeddedServerServesOtherWorkers: `enricher run` without nats.url
 // starts an embedded server that clients and a second worker (nats.url
 // pointing at it) use; the two share the consumer, every alert gets one
-// event, and both drain and exit 0 on SIGTERM (the second first, while the
-// embedded server still runs).
+// event, and both exit 0 on SIGTERM (the second first, while the embedded
+// server still runs). Both get work: the second is ready (its consumer
+// bound) before the alerts are published, and each worker holds at most
+// two of the 40 at a time, 50 ms each.
 func TestEmbeddedServerServesOtherWorkers(t *testing.T) {
 	t.Parallel()
 	const n = 40

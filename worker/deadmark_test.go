@@ -91,3 +91,36 @@ func TestAttemptsCountEveryDelivery(t *testing.T) {
 		t.Errorf("event attempts %d (source %s), API calls %d; want 5 and 5", ev.Enrichment.Attempts, ev.Enrichment.Source, calls)
 	}
 }
+
+// TestAttemptsNeverHideADeadMark: the attempts record of a retry (say, of
+// a delivery that outlived its ack wait) is kept apart from the dead
+// letter's mark, which a later delivery must still find.
+func TestAttemptsNeverHideADeadMark(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Options{Alerts: 1})
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.js, DeclaredResources(e.Cfg)); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.js.KeyValue(ctx, e.Cfg.Cache.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewKVCache(kv)
+	if n, err := c.Attempts(ctx, "ALERTS", 7); err != nil || n != 0 {
+		t.Fatalf("Attempts of a fresh message = %d, %v; want 0", n, err)
+	}
+	if err := c.MarkDead(ctx, "ALERTS", 7, ClassRetriesExhausted, "503s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MarkAttempts(ctx, "ALERTS", 7, 4); err != nil {
+		t.Fatal(err)
+	}
+	class, reason, ok, err := c.DeadMark(ctx, "ALERTS", 7)
+	if err != nil || !ok || class != ClassRetriesExhausted || reason != "503s" {
+		t.Errorf("DeadMark after MarkAttempts = %q %q %v %v; want the dead letter", class, reason, ok, err)
+	}
+	if n, err := c.Attempts(ctx, "ALERTS", 7); err != nil || n != 4 {
+		t.Errorf("Attempts = %d, %v; want 4", n, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,14 +26,21 @@ type DeadLetter struct {
 	SourceSeq  string    `json:"sourceSequence"`
 	Deliveries string    `json:"deliveries"`
 	Size       int       `json:"size"`
-	data       []byte
+	// Preview is the start of the body (at most previewBytes, invalid
+	// UTF-8 replaced), to see what an invalid input was.
+	Preview string `json:"bodyPreview"`
+	data    []byte // the whole body, kept only while replaying
 }
+
+// previewBytes bounds DeadLetter.Preview.
+const previewBytes = 200
 
 // ListDeadLetters reads every message of the dead-letter stream, oldest
 // first.
 func ListDeadLetters(ctx context.Context, js jetstream.JetStream, cfg *config.Config) ([]DeadLetter, error) {
 	var out []DeadLetter
 	err := eachDeadLetter(ctx, js, cfg, func(dl DeadLetter) error {
+		dl.data = nil // a listing keeps the previews, not every body
 		out = append(out, dl)
 		return nil
 	})
@@ -74,7 +82,8 @@ func toDeadLetter(m *jetstream.RawStreamMsg) DeadLetter {
 	return DeadLetter{
 		Sequence: m.Sequence, Time: m.Time, Class: h.Get(HeaderErrorClass), Reason: h.Get(HeaderError),
 		AlertID: h.Get(HeaderAlertID), Subject: h.Get(HeaderSourceSubject), Stream: h.Get(HeaderSourceStream),
-		SourceSeq: h.Get(HeaderSourceSequence), Deliveries: h.Get(HeaderDeliveries), Size: len(m.Data), data: m.Data,
+		SourceSeq: h.Get(HeaderSourceSequence), Deliveries: h.Get(HeaderDeliveries), Size: len(m.Data),
+		Preview: strings.ToValidUTF8(string(m.Data[:min(len(m.Data), previewBytes)]), "\uFFFD"), data: m.Data,
 	}
 }
 

@@ -50,7 +50,7 @@ func TestListDeadLettersSkipsReplayedOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := apiRequests(t, e.js) - before - 1 // less the second account info
-	if len(list) != 2 || list[0].Sequence != 151 || list[1].Sequence != n || string(list[0].data) != "alert-151" {
+	if len(list) != 2 || list[0].Sequence != 151 || list[1].Sequence != n || list[0].Preview != "alert-151" {
 		t.Fatalf("listed %+v, want sequences 151 and %d", list, n)
 	}
 	if used > 6 {

@@ -31,8 +31,11 @@ type delivery struct {
 	// handedOver: the output's publish went to the confirm loop, which
 	// now owns the message (its heartbeat, its ack, its in-flight count).
 	handedOver bool
-	// priorAttempts: the HTTP attempts of earlier deliveries (DeadMarks).
+	// priorAttempts: the HTTP attempts of earlier deliveries (DeadMarks);
+	// attemptsKnown: it could be read (a failed read must not make the
+	// next record lower).
 	priorAttempts int
+	attemptsKnown bool
 }
 
 // outcome is what the walk decided for a delivery: exactly one of an
@@ -103,18 +106,16 @@ func (w *Worker) handle(ctx, workCtx context.Context, beats *heartbeats, msg jet
 }
 
 // deadMarked returns the dead letter already decided for a redelivered
-// message, so it settles the same way again (the store deduplicates it),
-// and notes the HTTP attempts its earlier deliveries made.
+// message, so it settles the same way again (the store deduplicates it).
 func (w *Worker) deadMarked(ctx context.Context, d *delivery) (string, string, bool) {
 	if w.marks == nil || d.meta.NumDelivered <= 1 {
 		return "", "", false
 	}
-	m, ok, err := w.marks.DeadMark(ctx, d.meta.Stream, d.meta.Sequence.Stream)
+	class, reason, ok, err := w.marks.DeadMark(ctx, d.meta.Stream, d.meta.Sequence.Stream)
 	if err != nil {
 		sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("dead-letter mark unreadable; deciding again")
 	}
-	d.priorAttempts = m.Attempts
-	return m.Class, m.Reason, ok && m.Class != ""
+	return class, reason, ok
 }
 
 // decide finds the outcome of the parsed input (in, or the parse error).
@@ -173,6 +174,7 @@ func (w *Worker) fromCache(ctx context.Context, d *delivery, in schemas.Input) (
 }
 
 func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) outcome {
+	w.readAttempts(ctx, d)
 	res, err := w.fetcher.GetUser(ctx, in.ID)
 	switch {
 	case err == nil:
@@ -199,10 +201,26 @@ func (w *Worker) fromAPI(ctx context.Context, d *delivery, in schemas.Input) out
 	}
 }
 
+// readAttempts notes the HTTP attempts the earlier deliveries of a
+// redelivered message recorded.
+func (w *Worker) readAttempts(ctx context.Context, d *delivery) {
+	if w.marks == nil || d.meta.NumDelivered <= 1 {
+		d.attemptsKnown = true
+		return
+	}
+	n, err := w.marks.Attempts(ctx, d.meta.Stream, d.meta.Sequence.Stream)
+	if err != nil {
+		sampled(d.log.get(), w.sample.cache).Warn().Err(err).Bool("sampled", true).Msg("attempts of earlier deliveries unreadable; the event will count fewer")
+		return
+	}
+	d.priorAttempts, d.attemptsKnown = n, true
+}
+
 // markAttempts records, before a retry, the HTTP attempts made for the
-// message so far, for the event's attempts.
+// message so far, for the event's attempts. After a failed read it writes
+// nothing: a lower count must not replace a higher one.
 func (w *Worker) markAttempts(ctx context.Context, d *delivery, attempts int) {
-	if w.marks == nil || attempts == 0 {
+	if w.marks == nil || attempts == 0 || !d.attemptsKnown {
 		return
 	}
 	if err := w.marks.MarkAttempts(ctx, d.meta.Stream, d.meta.Sequence.Stream, d.priorAttempts+attempts); err != nil {
