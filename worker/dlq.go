@@ -105,7 +105,8 @@ func Replay(ctx context.Context, js jetstream.JetStream, cfg *config.Config, seq
 			return fmt.Errorf("replay dead letter %d: %w", dl.Sequence, err)
 		}
 		if err := s.DeleteMsg(ctx, dl.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("replayed dead letter %d but could not remove it: %w", dl.Sequence, err)
+			return fmt.Errorf("replayed dead letter %d but could not remove it (replaying it again within the input stream's duplicate window is harmless; after it, remove it first: nats stream rmm %s %d): %w",
+				dl.Sequence, cfg.DeadLetter.Stream, dl.Sequence, err)
 		}
 		done = append(done, dl)
 		return nil
